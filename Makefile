@@ -1,0 +1,30 @@
+# `make test` and `make demo` bootstrap .venv themselves: a fresh machine needs nothing but python3.
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+# Re-install only when what we install from changes.
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv test test-fast demo benchmark clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	# setuptools<81: mmengine 0.10.7 resolves `mmaction::`/`mmseg::` bases through pkg_resources.
+	$(VPY) -m pip install -q -c requirements/constraints.txt setuptools pip
+	$(VPY) -m pip install -q -c requirements/constraints.txt -e '.[all,test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(VPY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(VPY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+benchmark: $(STAMP)
+	$(VPY) tools/analysis/benchmark_blocks.py --out docs/benchmark_blocks
+
+clean:
+	rm -rf $(VENV) *.egg-info

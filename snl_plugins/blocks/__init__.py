@@ -1,0 +1,14 @@
+"""Non-local blocks as ``nn.Module``s, each registered under its class name in mmengine's root ``MODELS``."""
+from .a2 import A2
+from .base import AffinityEmbedding, _NonlocalNd
+from .capture import capture_affinities, nonlocal_modules
+from .cgnl import CGNL
+from .nl import NL, NS
+from .norm import build_norm_layer
+from .snl import SNL, gSNL
+from .stage import STAGE_UNITS, NonlocalStage
+
+BLOCKS = {'SNL': SNL, 'gSNL': gSNL, 'NL': NL, 'NS': NS, 'A2': A2, 'CGNL': CGNL, 'NonlocalStage': NonlocalStage}
+
+__all__ = ['A2', 'AffinityEmbedding', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalStage', 'SNL', 'STAGE_UNITS',
+           'build_norm_layer', 'capture_affinities', 'gSNL', 'nonlocal_modules']

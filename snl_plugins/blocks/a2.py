@@ -1,0 +1,45 @@
+"""Double attention block, A^2-Nets (Chen et al. 2018)."""
+from typing import Optional
+
+import torch
+from mmengine.registry import MODELS
+from torch import Tensor
+
+from ..ops import Affinity, combine, project
+from .base import _NonlocalNd
+
+
+@MODELS.register_module()
+class A2(_NonlocalNd):
+    """``Y = X + norm(W [phi(X) softmax_N(theta(X))^T] softmax_n(rho(X)))``.
+
+    Feature gathering: each of the n attention maps ``theta`` (softmax over positions) pools the m features
+    ``phi`` into a descriptor (G = phi theta-bar^T, m x n). Feature distribution: at every position the n attention
+    vectors ``rho`` (softmax over the n descriptors) mix them (Z = G rho-bar). m = C1 / reduction; n = m unless
+    ``num_descriptors`` says otherwise. O(m n N): the equivalent affinity ``rho-bar^T theta-bar`` (rank <= n) is
+    kept in factorised form (``self.affinity`` when recording).
+    """
+
+    def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, *,
+                 num_descriptors: Optional[int] = None, dim: int = 2, norm_cfg: Optional[dict] = None,
+                 relu: bool = False, zero_init: Optional[bool] = None):
+        super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
+                         norm_cfg=norm_cfg, relu=relu, zero_init=zero_init)
+        self.num_descriptors = num_descriptors or self.inter_channels
+        self.phi = self.conv1x1(in_channels, self.inter_channels)
+        self.theta = self.conv1x1(in_channels, self.num_descriptors)
+        self.rho = self.conv1x1(in_channels, self.num_descriptors)
+        self.w = self.conv1x1(self.inter_channels, in_channels)
+        self.init_weights()
+
+    def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        if affinity is not None:
+            raise ValueError('A2 computes its own attention and cannot take a shared affinity')
+        features, maps, vectors = project(x.flatten(2), [self.phi.weight, self.theta.weight, self.rho.weight])
+        # A_ij = sum_k rho-bar_ki theta-bar_kj, so A Z^T = (features theta-bar^T) rho-bar = G rho-bar.
+        affinity = Affinity(left=torch.softmax(vectors, dim=1), right=torch.softmax(maps, dim=2))
+        self.keep_affinity(affinity)
+        return combine([affinity.matmul(features)], [self.w.weight]).view(x.shape)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f', num_descriptors={self.num_descriptors}'

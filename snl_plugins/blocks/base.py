@@ -1,0 +1,173 @@
+"""The dimension-generic base of every non-local block, and the affinity embedding (phi, psi) they share."""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..ops import (KERNELS, NORMALIZATIONS, SOFTMAX_KERNELS, Affinity, check_choice, choose_path, dot_affinity,
+                   project, softmax_affinity)
+from .norm import build_norm_layer
+
+_CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_SPATIAL = {1: 'L', 2: 'H x W', 3: 'T x H x W'}
+
+
+def resolve_inter_channels(in_channels: int, reduction: float, inter_channels: Optional[int]) -> int:
+    if not isinstance(in_channels, int) or in_channels < 1:
+        raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
+    if inter_channels is not None:
+        if inter_channels < 1:
+            raise ValueError(f'inter_channels must be positive, got {inter_channels}')
+        return int(inter_channels)
+    if reduction <= 0:
+        raise ValueError(f'reduction must be positive, got {reduction}')
+    return max(int(in_channels // reduction), 1)
+
+
+class _NonlocalNd(nn.Module):
+    """``Y = X + act(norm(branch(X)))`` for 1D / 2D / 3D inputs (B x C x L | H x W | T x H x W).
+
+    Subclasses hold their projections and implement ``branch``, which returns a tensor shaped like ``x``. The norm
+    (BatchNorm of the input's dimensionality by default) is zero-initialised so that the block starts as the
+    identity (``zero_init``), which keeps a pretrained host's outputs unchanged when a block is inserted.
+
+    A ReLU after a zero-initialised norm would give every parameter of the block exactly zero gradient forever
+    (ReLU'(0) = 0; the trap in the authors' ImageNet code), so ``relu=True`` starts the norm at weight 1 instead
+    (the block is then not the identity at initialisation), and asking for both raises.
+
+    Set ``record_affinity = True`` to keep the affinity of the last forward in ``self.affinity`` (detached; see
+    ``snl_plugins.ops.Affinity``); nothing is kept, or materialised, otherwise.
+    """
+
+    has_norm = True  # False for containers whose units hold the norms
+
+    def __init__(self, in_channels: int, *, reduction: float = 2, inter_channels: Optional[int] = None,
+                 dim: int = 2, norm_cfg: Optional[dict] = None, relu: bool = False,
+                 zero_init: Optional[bool] = None):
+        super().__init__()
+        if dim not in _CONVS:
+            raise ValueError(f'dim must be 1, 2 or 3 (B x C x L, B x C x H x W, B x C x T x H x W), got {dim!r}')
+        if zero_init is None:
+            zero_init = not relu
+        if relu and zero_init:
+            raise ValueError('relu=True with zero_init=True would give every parameter of the block zero gradient '
+                             '(ReLU of a zero-initialised norm is 0 and ReLU\'(0) = 0): use relu=False to start as '
+                             'the identity, or zero_init=False to keep the ReLU')
+        self.in_channels = in_channels
+        self.inter_channels = resolve_inter_channels(in_channels, reduction, inter_channels)
+        self.dim = dim
+        self.relu = relu
+        self.zero_init = zero_init
+        if self.has_norm:
+            self.norm = build_norm_layer(norm_cfg, in_channels, dim)
+        self.record_affinity = False
+        self.affinity: Optional[Affinity] = None
+
+    def conv1x1(self, in_channels: int, out_channels: int, groups: int = 1) -> nn.Module:
+        return _CONVS[self.dim](in_channels, out_channels, kernel_size=1, groups=groups, bias=False)
+
+    def init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, tuple(_CONVS.values())):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+        if getattr(getattr(self, 'norm', None), 'weight', None) is not None:
+            nn.init.constant_(self.norm.weight, 0.0 if self.zero_init else 1.0)
+            nn.init.zeros_(self.norm.bias)
+
+    def check_input(self, x) -> None:
+        name = type(self).__name__
+        if not torch.is_tensor(x):
+            raise TypeError(f'{name} expects a tensor, got {type(x).__name__}')
+        if x.dim() != self.dim + 2:
+            raise ValueError(f'{name}(dim={self.dim}) expects a {self.dim + 2}-D input B x C x {_SPATIAL[self.dim]}, '
+                             f'got a {x.dim()}-D tensor of shape {tuple(x.shape)}')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'{name} was built with in_channels={self.in_channels}, but the input has {x.shape[1]} '
+                             f'channels (shape {tuple(x.shape)})')
+
+    def keep_affinity(self, affinity: Affinity) -> None:
+        if self.record_affinity:
+            self.affinity = affinity.detach()
+
+    def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        self.check_input(x)
+        out = self.norm(self.branch(x, affinity))
+        if self.relu:
+            out = F.relu(out)
+        return x + out
+
+    def extra_repr(self) -> str:
+        return (f'in_channels={self.in_channels}, inter_channels={self.inter_channels}, dim={self.dim}, '
+                f'relu={self.relu}, zero_init={self.zero_init}')
+
+
+class AffinityEmbedding:
+    """Mixin holding the affinity embeddings ``phi``, ``psi`` (C1 -> Cs) and computing ``A`` from an input.
+
+    kernel: 'dot' (ReLU embeddings, the authors' default; ``embedding_relu=False`` gives NL's plain dot product),
+    'embedded_gaussian' (softmax of phi . psi, NL's default) or 'gaussian' (softmax of x_i . x_j on the raw
+    input, no embeddings). Then optional symmetrisation and normalisation ('sym', 'row', 'count', 'none').
+    path: 'auto' picks dense or factorised by size (dot kernel), 'dense' materialises A, 'factorised' never does.
+    Softmax kernels without symmetrisation or normalisation run fused (scaled_dot_product_attention) unless
+    path='dense'.
+    """
+
+    @classmethod
+    def affinity_options(cls, kernel: str, normalize: Optional[str], symmetric: bool, use_scale: bool,
+                         path: str) -> dict:
+        """The ``init_affinity`` arguments for this block type's options (overridden where a type has rules)."""
+        return dict(kernel=kernel, normalize=normalize, symmetric=symmetric, use_scale=use_scale, path=path)
+
+    def init_affinity(self, kernel: str, normalize: str, symmetric: bool, use_scale: bool, path: str,
+                      embedding_relu: bool = True, key_pool: Optional[nn.Module] = None) -> None:
+        check_choice('kernel', kernel, KERNELS)
+        check_choice('normalize', normalize, NORMALIZATIONS)
+        choose_path(path, kernel, 1, 1)  # validates path and its fit with the kernel
+        if key_pool is not None and symmetric:
+            raise ValueError('sub-sampling the keys gives a non-square affinity, which cannot be symmetric')
+        self.kernel, self.normalize, self.symmetric = kernel, normalize, symmetric
+        self.use_scale, self.path, self.embedding_relu = use_scale, path, embedding_relu
+        self.key_pool = key_pool
+        if kernel != 'gaussian':
+            self.phi = self.conv1x1(self.in_channels, self.inter_channels)
+            self.psi = self.conv1x1(self.in_channels, self.inter_channels)
+
+    def subsample(self, t: Tensor, spatial: Sequence[int]) -> Tensor:
+        """Max-pool flattened keys / values (B x C x N) over space when sub-sampling is on."""
+        pool = getattr(self, 'key_pool', None)  # units of a stage have no affinity embedding of their own
+        if pool is None:
+            return t
+        return pool(t.unflatten(2, tuple(spatial))).flatten(2)
+
+    def compute_affinity(self, x: Tensor) -> Affinity:
+        """The affinity of an input ``x`` (B x C1 x spatial)."""
+        flat = x.flatten(2)
+        if self.kernel == 'gaussian':
+            query = key = flat
+        else:
+            query, key = project(flat, [self.phi.weight, self.psi.weight])
+        key = self.subsample(key, x.shape[2:])
+        scale = query.shape[1] ** -0.5 if self.use_scale else None
+        if self.kernel == 'dot':
+            return dot_affinity(query, key, symmetric=self.symmetric, normalize=self.normalize,
+                                relu=self.embedding_relu, scale=scale, path=self.path)
+        return softmax_affinity(query, key, scale=1.0 if scale is None else scale, symmetric=self.symmetric,
+                                normalize=self.normalize, materialize=self.path == 'dense')
+
+    def affinity_repr(self) -> str:
+        return (f'kernel={self.kernel!r}, normalize={self.normalize!r}, symmetric={self.symmetric}, '
+                f'path={self.path!r}')
+
+
+def subsample_pool(dim: int) -> nn.Module:
+    """NL's sub-sampling: 2 x 2 max-pooling over space (never over time), as in Wang et al. 2018."""
+    if dim == 1:
+        return nn.MaxPool1d(2)
+    return nn.MaxPool2d(2) if dim == 2 else nn.MaxPool3d((1, 2, 2))
+
+
+__all__ = ['AffinityEmbedding', 'SOFTMAX_KERNELS', 'resolve_inter_channels', 'subsample_pool']

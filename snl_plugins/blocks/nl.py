@@ -1,0 +1,89 @@
+"""The non-local baselines with an N x N affinity: NL (Wang et al. 2018) and NS (Tao et al. 2018)."""
+from typing import Optional
+
+from mmengine.registry import MODELS
+from torch import Tensor
+
+from ..ops import Affinity, combine, project
+from .base import AffinityEmbedding, _NonlocalNd, subsample_pool
+
+
+class _AffinityBlock(AffinityEmbedding, _NonlocalNd):
+    """A block with a g projection, one output projection ``w`` and an affinity (own or passed by a stage)."""
+
+    def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, *,
+                 kernel: str = 'embedded_gaussian', normalize: Optional[str] = None, symmetric: bool = False,
+                 use_scale: bool = True, path: str = 'auto', sub_sample: bool = False, dim: int = 2,
+                 norm_cfg: Optional[dict] = None, relu: bool = False, zero_init: Optional[bool] = None,
+                 shared_affinity: bool = False):
+        super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
+                         norm_cfg=norm_cfg, relu=relu, zero_init=zero_init)
+        self.shared_affinity = shared_affinity
+        if not shared_affinity:
+            self.init_affinity(**self.affinity_options(kernel, normalize, symmetric, use_scale, path),
+                               key_pool=subsample_pool(dim) if sub_sample else None)
+        elif sub_sample:
+            raise ValueError('sub_sample belongs to the affinity: a unit with shared_affinity=True has none')
+        self.g = self.conv1x1(in_channels, self.inter_channels)
+        self.w = self.conv1x1(self.inter_channels, in_channels)
+        self.init_weights()
+
+    @classmethod
+    def affinity_options(cls, kernel, normalize, symmetric, use_scale, path) -> dict:
+        # NL's dot product divides by the number of positions and has no ReLU on the embeddings or scale.
+        dot = kernel == 'dot'
+        if normalize is None:
+            normalize = 'count' if dot else 'none'
+        return dict(kernel=kernel, normalize=normalize, symmetric=symmetric, use_scale=use_scale and not dot,
+                    path=path, embedding_relu=not dot)
+
+    def own_affinity(self, x: Tensor, affinity: Optional[Affinity]) -> Affinity:
+        if affinity is not None:
+            return affinity
+        if self.shared_affinity:
+            raise ValueError(f'this {type(self).__name__} unit has no affinity embedding of its own '
+                             '(shared_affinity=True): pass the affinity, as NonlocalStage does')
+        affinity = self.compute_affinity(x)
+        self.keep_affinity(affinity)
+        return affinity
+
+    def extra_repr(self) -> str:
+        own = '' if self.shared_affinity else ', ' + self.affinity_repr()
+        return super().extra_repr() + own
+
+
+@MODELS.register_module()
+class NL(_AffinityBlock):
+    """Non-local block of Wang et al. 2018: ``Y = X + norm(A Z W)``, i.e. SNL with W1 = 0.
+
+    kernel: 'embedded_gaussian' (default; softmax_j(theta_i . phi_j), times Cs^-1/2 with ``use_scale`` as in the
+    official code), 'gaussian' (softmax of raw x_i . x_j) or 'dot' (theta_i . phi_j / N). ``sub_sample`` max-pools
+    keys and values 2 x 2 over space. Softmax kernels run through torch's fused attention: N x N is not stored.
+    """
+
+    def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        affinity = self.own_affinity(x, affinity)
+        z, = project(x.flatten(2), [self.g.weight])
+        z = self.subsample(z, x.shape[2:])
+        return combine([affinity.matmul(z)], [self.w.weight]).view(x.shape)
+
+
+@MODELS.register_module()
+class NS(_AffinityBlock):
+    """Non-local stage unit of Tao et al. 2018: ``Y = X + norm((A - D_A) Z W)`` with D_A = diag(A 1) (Eq. 3).
+
+    With the default row-softmax affinity D_A = I; with any other kernel / normalisation the degrees are computed,
+    so that NS equals SNL with W1 = -W2 under row normalisation. Several units sharing one affinity computed from
+    the stage input form Tao et al.'s nonlocal stage: ``NonlocalStage(unit='NS')``.
+    """
+
+    def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, **kwargs):
+        if kwargs.get('sub_sample'):
+            raise ValueError('NS subtracts D_A Z at the query positions, so keys cannot be sub-sampled')
+        super().__init__(in_channels, reduction, inter_channels, **kwargs)
+
+    def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        affinity = self.own_affinity(x, affinity)
+        z, = project(x.flatten(2), [self.g.weight])
+        diffusion = affinity.matmul(z) - affinity.degrees().unsqueeze(1) * z
+        return combine([diffusion], [self.w.weight]).view(x.shape)

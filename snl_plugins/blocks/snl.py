@@ -1,0 +1,66 @@
+"""The spectral non-local blocks: SNL (Eq. 9) and its full-order form gSNL (Eq. 11)."""
+from typing import Optional
+
+from mmengine.registry import MODELS
+from torch import Tensor
+
+from ..ops import Affinity, chebyshev_terms, combine, project
+from .base import AffinityEmbedding, _NonlocalNd
+
+
+@MODELS.register_module()
+class SNL(AffinityEmbedding, _NonlocalNd):
+    """Spectral non-local block, ``Y = X + norm(Z W1 + A Z W2)`` with ``Z = X W_g`` (Eq. 9).
+
+    A is the symmetrised, normalised dot-product affinity of ``phi`` and ``psi`` (see ``AffinityEmbedding``);
+    'sym' normalisation (D^-1/2 A D^-1/2, the authors' released code) is the default, 'row' (D^-1 A) is the
+    paper's text. With the dot kernel the product ``A Z`` runs in O(N Cs^2) without forming A
+    (``path='factorised'``, chosen automatically where it is cheaper).
+
+    ``shared_affinity=True`` builds a unit without phi / psi, for a ``NonlocalStage`` that passes the affinity.
+    """
+    order = 1
+
+    def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, *,
+                 kernel: str = 'dot', normalize: str = 'sym', symmetric: bool = True, use_scale: bool = False,
+                 path: str = 'auto', dim: int = 2, norm_cfg: Optional[dict] = None, relu: bool = False,
+                 zero_init: Optional[bool] = None, shared_affinity: bool = False):
+        super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
+                         norm_cfg=norm_cfg, relu=relu, zero_init=zero_init)
+        self.shared_affinity = shared_affinity
+        if not shared_affinity:
+            self.init_affinity(kernel, normalize, symmetric, use_scale, path)
+        self.g = self.conv1x1(in_channels, self.inter_channels)
+        self.w1 = self.conv1x1(self.inter_channels, in_channels)
+        self.w2 = self.conv1x1(self.inter_channels, in_channels)
+        if self.order == 2:
+            self.w3 = self.conv1x1(self.inter_channels, in_channels)
+        self.init_weights()
+
+    def output_weights(self):
+        return [self.w1.weight, self.w2.weight] + ([self.w3.weight] if self.order == 2 else [])
+
+    def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        if affinity is None:
+            if self.shared_affinity:
+                raise ValueError(f'this {type(self).__name__} unit has no phi / psi of its own '
+                                 '(shared_affinity=True): pass the affinity, as NonlocalStage does')
+            affinity = self.compute_affinity(x)
+            self.keep_affinity(affinity)
+        z, = project(x.flatten(2), [self.g.weight])
+        out = combine(chebyshev_terms(affinity, z, self.order), self.output_weights())
+        return out.view(x.shape)
+
+    def extra_repr(self) -> str:
+        own = '' if self.shared_affinity else ', ' + self.affinity_repr()
+        return super().extra_repr() + own
+
+
+@MODELS.register_module()
+class gSNL(SNL):  # noqa: N801 (the paper's name)
+    """Full-order spectral non-local block, ``Y = X + norm(Z W1 + A Z W2 + (2A - I) Z W3)`` (Eq. 11).
+
+    Under the stable hypothesis A^k = A every Chebyshev term T_k(A) is I, A or 2A - I (Appendix B), so these three
+    terms are the full-order approximation; it is meant for stages of several units sharing one affinity.
+    """
+    order = 2

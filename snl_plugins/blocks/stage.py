@@ -1,0 +1,63 @@
+"""A non-local stage: consecutive units sharing one affinity computed from the stage input (Sec. 3.2)."""
+import inspect
+from typing import Optional
+
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+
+from .base import AffinityEmbedding, _NonlocalNd
+from .nl import NL, NS
+from .snl import SNL, gSNL
+
+STAGE_UNITS = {'SNL': SNL, 'gSNL': gSNL, 'NL': NL, 'NS': NS}
+_AFFINITY_ARGS = ('kernel', 'normalize', 'symmetric', 'use_scale', 'path')
+
+
+@MODELS.register_module()
+class NonlocalStage(AffinityEmbedding, _NonlocalNd):
+    """``num_units`` units of one type (SNL, gSNL, NL, NS) applied in sequence, all with the affinity ``A`` that the
+    stage's ``phi`` / ``psi`` compute once from the stage input: Tao et al.'s nonlocal stage for NS, the paper's
+    SP3 / SP5 and the setting of its stable hypothesis (A^k = A) for gSNL.
+
+    Each unit (``units[k]``) has its own g, output projections, norm and residual. The affinity options default to
+    those of the unit type; the rest of ``unit_kwargs`` (norm_cfg, relu, zero_init) go to every unit.
+    """
+
+    def __init__(self, in_channels: int, unit: str = 'gSNL', num_units: int = 3, reduction: float = 2,
+                 inter_channels: Optional[int] = None, *, dim: int = 2, **kwargs):
+        if unit not in STAGE_UNITS:
+            raise ValueError(f'unknown stage unit {unit!r}; expected one of {", ".join(STAGE_UNITS)} (A2 and CGNL '
+                             'have no N x N affinity to share: stack independent blocks instead)')
+        if num_units < 1:
+            raise ValueError(f'num_units must be >= 1, got {num_units}')
+        unit_cls = STAGE_UNITS[unit]
+        defaults = {k: p.default for k, p in inspect.signature(unit_cls.__init__).parameters.items()}
+        affinity = unit_cls.affinity_options(**{k: kwargs.pop(k, defaults[k]) for k in _AFFINITY_ARGS})
+        super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
+                         relu=kwargs.get('relu', False), zero_init=kwargs.get('zero_init'))
+        self.init_affinity(**affinity)
+        self.unit_type = unit
+        self.units = nn.ModuleList(
+            unit_cls(in_channels, reduction, self.inter_channels, dim=dim, shared_affinity=True, **kwargs)
+            for _ in range(num_units))
+        self.init_weights()
+
+    has_norm = False  # each unit has its own norm
+
+    def init_weights(self) -> None:
+        for name in ('phi', 'psi'):  # the units initialised themselves
+            if hasattr(self, name):
+                nn.init.kaiming_normal_(getattr(self, name).weight, mode='fan_out', nonlinearity='relu')
+
+    def forward(self, x: Tensor, affinity=None) -> Tensor:
+        self.check_input(x)
+        if affinity is None:
+            affinity = self.compute_affinity(x)
+            self.keep_affinity(affinity)
+        for unit in self.units:
+            x = unit(x, affinity)
+        return x
+
+    def extra_repr(self) -> str:
+        return (f'unit={self.unit_type!r}, num_units={len(self.units)}, in_channels={self.in_channels}, '
+                f'inter_channels={self.inter_channels}, dim={self.dim}, {self.affinity_repr()}')

@@ -1,0 +1,208 @@
+"""Affinity matrices of non-local blocks, held dense, as low-rank factors, or as a fused softmax.
+
+Layout: every tensor is channel-first and flattened over positions, ``B x C x N`` (N = L, H*W or T*H*W), as a
+1x1 convolution produces it. An affinity ``A`` is ``B x N x M`` (query positions i, key positions j), and
+``A @ Z`` in the paper's position-major notation is ``Affinity.matmul(z)`` on a channel-first ``z`` (B x C x M).
+
+The paper (Sec. 3.1) builds ``A`` in three steps: a kernel, symmetrisation ``(A + A^T) / 2`` and a normalisation.
+For the dot kernel, ``A_raw = P Q^T`` with ``P = relu(X W_phi)`` and ``Q = relu(X W_psi)`` is of rank <= Cs, so the
+normalised, symmetrised ``A`` is ``diag(r) L^T R diag(c)`` with ``L``, ``R`` of 2 Cs rows: ``A Z`` then costs
+O(N Cs^2) and never forms N x N (see ``Affinity``).
+"""
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+KERNELS = ('dot', 'embedded_gaussian', 'gaussian')
+NORMALIZATIONS = ('sym', 'row', 'count', 'none')
+PATHS = ('auto', 'dense', 'factorised')
+SOFTMAX_KERNELS = ('embedded_gaussian', 'gaussian')
+
+# Measured crossover of the factorised over the dense dot-kernel product (tools/analysis/benchmark_blocks.py
+# --crossover, float32, 2 CPU cores): the factorised path is faster once N exceeds about this many times Cs.
+# The arithmetic alone (dense ~2 N^2 Cs, factorised ~4 N Cs^2 multiply-adds) puts it at N = 2 Cs; the dense
+# path's N x N element-wise passes (symmetrise, degrees, scaling, and their backward) move it lower.
+FACTORISED_CROSSOVER = 1.0
+
+
+def check_choice(name: str, value: str, choices) -> None:
+    if value not in choices:
+        raise ValueError(f'unknown {name} {value!r}; expected one of {", ".join(map(repr, choices))}')
+
+
+def safe_pow(d: Tensor, exponent: float) -> Tensor:
+    """``d ** exponent`` where ``d > 0``, and 0 where ``d == 0`` (zero-degree nodes), with finite gradients."""
+    positive = d > 0
+    safe = torch.where(positive, d, torch.ones_like(d))
+    return torch.where(positive, safe.pow(exponent), torch.zeros_like(d))
+
+
+@dataclass
+class Affinity:
+    """A batch of affinity matrices ``A`` (B x N x M), in whichever form is cheapest to apply.
+
+    Exactly one form is set:
+
+    - ``dense``: the matrix itself, B x N x M.
+    - ``left``/``right`` (B x K x N, B x K x M): ``A = diag(row_scale) left^T right diag(col_scale)``,
+      the low-rank form of the dot kernel; the scales are B x N and B x M, or None for ones.
+    - ``query``/``key`` (B x N x E, B x M x E) with ``scale``: ``A = softmax_j(query key^T * scale)``,
+      applied with torch's fused ``scaled_dot_product_attention``, so N x M is never stored.
+    """
+    dense: Optional[Tensor] = None
+    left: Optional[Tensor] = None
+    right: Optional[Tensor] = None
+    row_scale: Optional[Tensor] = None
+    col_scale: Optional[Tensor] = None
+    query: Optional[Tensor] = None
+    key: Optional[Tensor] = None
+    scale: Optional[float] = None
+
+    @property
+    def form(self) -> str:
+        if self.dense is not None:
+            return 'dense'
+        if self.left is not None:
+            return 'factorised'
+        return 'fused_softmax'
+
+    def matmul(self, z: Tensor) -> Tensor:
+        """``A Z`` for a channel-first ``z`` (B x C x M); returns B x C x N."""
+        if self.dense is not None:
+            return torch.matmul(z, self.dense.transpose(1, 2))
+        if self.left is not None:
+            if self.col_scale is not None:
+                z = z * self.col_scale.unsqueeze(1)
+            # (Z R^T) is C x K: the only product whose inner dimension is N, computed once.
+            out = torch.matmul(torch.matmul(z, self.right.transpose(1, 2)), self.left)
+            if self.row_scale is not None:
+                out = out * self.row_scale.unsqueeze(1)
+            return out
+        out = F.scaled_dot_product_attention(self.query, self.key, z.transpose(1, 2), scale=self.scale)
+        return out.transpose(1, 2)
+
+    def degrees(self) -> Tensor:
+        """Row sums ``d_i = sum_j A_ij`` (B x N)."""
+        if self.query is not None:  # softmax rows sum to one
+            return self.query.new_ones(self.query.shape[:2])
+        m = self.dense.shape[2] if self.dense is not None else self.right.shape[2]
+        ref = self.dense if self.dense is not None else self.right
+        return self.matmul(ref.new_ones(ref.shape[0], 1, m)).squeeze(1)
+
+    def to_dense(self) -> Tensor:
+        """The B x N x M matrix (O(N M) memory: for analysis and tests, not for the fast paths)."""
+        if self.dense is not None:
+            return self.dense
+        if self.left is not None:
+            a = torch.matmul(self.left.transpose(1, 2), self.right)
+            if self.row_scale is not None:
+                a = a * self.row_scale.unsqueeze(2)
+            if self.col_scale is not None:
+                a = a * self.col_scale.unsqueeze(1)
+            return a
+        return torch.softmax(torch.matmul(self.query, self.key.transpose(1, 2)) * self.scale, dim=-1)
+
+    def detach(self) -> 'Affinity':
+        return Affinity(**{k: (v.detach() if isinstance(v, Tensor) else v) for k, v in vars(self).items()})
+
+    @property
+    def shape(self):
+        if self.dense is not None:
+            return tuple(self.dense.shape)
+        if self.left is not None:
+            return (self.left.shape[0], self.left.shape[2], self.right.shape[2])
+        return (self.query.shape[0], self.query.shape[1], self.key.shape[1])
+
+
+def choose_path(path: str, kernel: str, num_positions: int, inter_channels: int) -> str:
+    """Resolve ``path='auto'`` to the cheaper of 'dense' and 'factorised' for this size; validate a forced one."""
+    check_choice('path', path, PATHS)
+    if path == 'factorised' and kernel in SOFTMAX_KERNELS:
+        raise ValueError(f'path="factorised" needs the dot kernel: the {kernel!r} kernel (a softmax) has no '
+                         'low-rank form; use path="dense" or "auto"')
+    if path != 'auto':
+        return path
+    if kernel in SOFTMAX_KERNELS:
+        return 'dense'
+    return 'factorised' if num_positions > FACTORISED_CROSSOVER * inter_channels else 'dense'
+
+
+def _normalization_scales(degrees: Tensor, normalize: str):
+    """Row and column scales for 'sym' (D^-1/2 A D^-1/2) and 'row' (D^-1 A) normalisation."""
+    if normalize == 'sym':
+        s = safe_pow(degrees, -0.5)
+        return s, s
+    return safe_pow(degrees, -1.0), None
+
+
+def dot_affinity(p: Tensor, q: Tensor, *, symmetric: bool = True, normalize: str = 'sym', relu: bool = True,
+                 scale: Optional[float] = None, path: str = 'auto') -> Affinity:
+    """Dot-product kernel ``A = f(P) f(Q)^T`` (f = ReLU when ``relu``), optionally symmetrised and normalised.
+
+    p: B x Cs x N (the phi embedding), q: B x Cs x M (the psi embedding); symmetrisation needs N == M.
+    ``scale`` multiplies A (``use_scale``: Cs^-1/2); it cancels under 'sym' and 'row' normalisation.
+    ``path`` 'dense' materialises A; 'factorised' keeps the low-rank form; 'auto' takes the cheaper.
+    """
+    check_choice('normalize', normalize, NORMALIZATIONS)
+    if symmetric and p.shape[2] != q.shape[2]:
+        raise ValueError(f'a symmetric affinity needs as many key as query positions, got {p.shape[2]} and '
+                         f'{q.shape[2]}')
+    if relu:
+        p, q = F.relu(p), F.relu(q)
+    if choose_path(path, 'dot', p.shape[2], p.shape[1]) == 'dense':
+        a = torch.matmul(p.transpose(1, 2), q)
+        if symmetric:
+            a = 0.5 * (a + a.transpose(1, 2))
+        if scale is not None:
+            a = a * scale
+        return normalize_dense(a, normalize)
+    if symmetric:  # (P Q^T + Q P^T) / 2 = [P Q] [Q P]^T / 2
+        left, right = torch.cat([p, q], dim=1), torch.cat([q, p], dim=1) * 0.5
+    else:
+        left, right = p, q
+    if normalize == 'count':  # the NL paper's dot product: A / M
+        scale = (1.0 if scale is None else scale) / q.shape[2]
+    if scale is not None:
+        right = right * scale
+    raw = Affinity(left=left, right=right)
+    if normalize in ('none', 'count'):
+        return raw
+    row, col = _normalization_scales(raw.degrees(), normalize)
+    return Affinity(left=left, right=right, row_scale=row, col_scale=col)
+
+
+def normalize_dense(a: Tensor, normalize: str) -> Affinity:
+    """Normalise a dense non-negative affinity (B x N x M): 'sym' D^-1/2 A D^-1/2, 'row' D^-1 A, 'count' A / M."""
+    check_choice('normalize', normalize, NORMALIZATIONS)
+    if normalize == 'count':
+        return Affinity(dense=a / a.shape[2])
+    if normalize == 'none':
+        return Affinity(dense=a)
+    row, col = _normalization_scales(a.sum(dim=2), normalize)
+    a = a * row.unsqueeze(2)
+    if col is not None:
+        a = a * col.unsqueeze(1)
+    return Affinity(dense=a)
+
+
+def softmax_affinity(theta: Tensor, phi: Tensor, *, scale: float = 1.0, symmetric: bool = False,
+                     normalize: str = 'none', materialize: bool = False) -> Affinity:
+    """Softmax kernel ``A = softmax_j(theta_i . phi_j * scale)`` (embedded Gaussian; Gaussian with raw inputs).
+
+    theta: B x E x N, phi: B x E x M. Without symmetrisation or normalisation (NL's operator) A stays fused, to be
+    applied by ``scaled_dot_product_attention`` without storing N x M, unless ``materialize``.
+    """
+    check_choice('normalize', normalize, NORMALIZATIONS)
+    query, key = theta.transpose(1, 2), phi.transpose(1, 2)
+    if not symmetric and normalize == 'none' and not materialize:
+        return Affinity(query=query, key=key, scale=scale)
+    a = torch.softmax(torch.matmul(query, phi) * scale, dim=-1)
+    if symmetric:
+        if a.shape[1] != a.shape[2]:
+            raise ValueError(f'a symmetric affinity needs as many key as query positions, got {a.shape[1]} and '
+                             f'{a.shape[2]}')
+        a = 0.5 * (a + a.transpose(1, 2))
+    return normalize_dense(a, normalize)
