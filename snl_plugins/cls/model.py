@@ -1,0 +1,115 @@
+"""A thin mmengine ``BaseModel`` around any timm model."""
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS
+
+__all__ = ['TimmClassifier', 'build_loss', 'labels_from_samples']
+
+
+def build_loss(cfg: Union[dict, nn.Module, None]) -> nn.Module:
+    """Build a loss from a config dict.
+
+    ``type`` is looked up in mmengine's ``MODELS`` first (so a registered loss of any scope works), then in ``torch.nn``
+    (``dict(type='CrossEntropyLoss', label_smoothing=0.1)``).
+    """
+    if cfg is None:
+        return nn.CrossEntropyLoss()
+    if isinstance(cfg, nn.Module):
+        return cfg
+    cfg = copy.deepcopy(dict(cfg))
+    loss_type = cfg.pop('type')
+    if not isinstance(loss_type, str):
+        return loss_type(**cfg)
+    if MODELS.get(loss_type) is not None:
+        return MODELS.build(dict(type=loss_type, **cfg))
+    if hasattr(nn, loss_type):
+        return getattr(nn, loss_type)(**cfg)
+    raise KeyError(f'Unknown loss type {loss_type!r}: not in mmengine MODELS nor in torch.nn')
+
+
+def labels_from_samples(data_samples, device=None) -> torch.Tensor:
+    """Labels as a 1-D long tensor from what the data loader gives (a tensor, a list of ints or of dicts)."""
+    if isinstance(data_samples, torch.Tensor):
+        labels = data_samples
+    elif isinstance(data_samples, dict):
+        labels = data_samples['gt_label']
+    else:
+        items = []
+        for s in data_samples:
+            if isinstance(s, dict):
+                s = s['gt_label']
+            elif hasattr(s, 'gt_label'):
+                s = s.gt_label
+            items.append(torch.as_tensor(s).reshape(-1))
+        labels = torch.cat(items)
+    labels = torch.as_tensor(labels).reshape(-1).long()
+    return labels.to(device) if device is not None else labels
+
+
+@MODELS.register_module()
+class TimmClassifier(BaseModel):
+    """mmengine model around ``timm.create_model(**model)``.
+
+    Args:
+        model: keyword arguments of ``timm.create_model`` (``name`` or ``model_name`` first), e.g.
+            ``dict(name='preresnet56_snl', num_classes=100, nl_cfg=dict(reduction=2))``. Pretrained weights from a local
+            file: ``pretrained=True, pretrained_cfg_overlay=dict(file='/path/resnet50.pth')`` (timm loads it with
+            ``weights_only=True`` and drops the classifier when ``num_classes`` differs).
+        loss: loss config (see :func:`build_loss`); cross-entropy by default.
+        data_preprocessor: mmengine data preprocessor config; ``dict(mean=..., std=...)`` makes an
+            ``ImgDataPreprocessor`` (the default type).
+        init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', checkpoint=...)``).
+
+    ``forward(inputs, data_samples, mode)``: ``'tensor'`` returns logits, ``'loss'`` a dict with ``loss``, ``'predict'``
+    a list of ``dict(pred_score, pred_label, gt_label)`` per sample (what :class:`~snl_plugins.cls.Accuracy` reads).
+    """
+
+    def __init__(self, model: dict, loss: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ImgDataPreprocessor')
+        else:
+            data_preprocessor = dict(data_preprocessor)
+            data_preprocessor.setdefault('type', 'ImgDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        import timm  # the host library; importing snl_plugins registers our model names in it
+
+        kwargs = copy.deepcopy(dict(model))
+        name = kwargs.pop('name', None) or kwargs.pop('model_name', None)
+        if name is None:
+            raise KeyError("TimmClassifier: model=dict(name='<timm model name>', ...) is required")
+        if 'pretrained_cfg_overlay' in kwargs and kwargs['pretrained_cfg_overlay'] is not None:
+            kwargs['pretrained_cfg_overlay'] = dict(kwargs['pretrained_cfg_overlay'])
+        self.model = timm.create_model(name, **kwargs)
+        self.loss_module = build_loss(loss)
+
+    def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
+        if isinstance(inputs, (list, tuple)):
+            inputs = torch.stack(list(inputs))
+        logits = self.model(inputs)
+        if mode == 'tensor':
+            return logits
+        if mode == 'loss':
+            labels = labels_from_samples(data_samples, logits.device)
+            return dict(loss=self.loss_module(logits, labels))
+        if mode == 'predict':
+            return self.predict(logits, data_samples)
+        raise RuntimeError(f'Invalid mode {mode!r}: use "tensor", "loss" or "predict"')
+
+    @staticmethod
+    def predict(logits: torch.Tensor, data_samples=None) -> List[Dict[str, torch.Tensor]]:
+        scores = torch.softmax(logits.detach().float(), dim=1)
+        labels = labels_from_samples(data_samples) if data_samples is not None else None
+        out = []
+        for i, score in enumerate(scores):
+            item = dict(pred_score=score.cpu(), pred_label=score.argmax().cpu())
+            if labels is not None:
+                item['gt_label'] = labels[i].cpu()
+            out.append(item)
+        return out
