@@ -30,12 +30,14 @@ class _AffinityBlock(AffinityEmbedding, _NonlocalNd):
 
     @classmethod
     def affinity_options(cls, kernel, normalize, symmetric, use_scale, path) -> dict:
-        # NL's dot product divides by the number of positions and has no ReLU on the embeddings or scale.
+        # NL's dot product divides by the number of positions and has no ReLU on the embeddings or scale; the
+        # Cs^-1/2 scale of the official code belongs to the embedded Gaussian only (the Gaussian is softmax of the
+        # raw x_i . x_j, as in the paper, mmcv and the third-party ports).
         dot = kernel == 'dot'
         if normalize is None:
             normalize = 'count' if dot else 'none'
-        return dict(kernel=kernel, normalize=normalize, symmetric=symmetric, use_scale=use_scale and not dot,
-                    path=path, embedding_relu=not dot)
+        return dict(kernel=kernel, normalize=normalize, symmetric=symmetric,
+                    use_scale=use_scale and kernel == 'embedded_gaussian', path=path, embedding_relu=not dot)
 
     def own_affinity(self, x: Tensor, affinity: Optional[Affinity]) -> Affinity:
         if affinity is not None:
