@@ -1,0 +1,276 @@
+"""Inserting non-local blocks into any ``nn.Module`` by dotted path, without renaming the host's parameters.
+
+``insert_nonlocal(model, [dict(type='SNL', at='layer3.-1', position='before', reduction=2)])`` puts an SNL block
+right before the last child of ``model.layer3``. Where the target sits in an ``nn.Sequential`` (ResNet stages in
+timm, torchvision, mmaction2 and mmseg) the block becomes a sibling in the parent's running order, under a new
+name (``layer3.snl_before_5``); anywhere else it becomes a child of the target and runs from a forward (pre-)hook.
+Either way the host's own parameter names are unchanged, so a checkpoint of the plain host loads into the
+injected model with only the blocks reported missing, and the blocks are ordinary submodules for
+``state_dict``, DDP and ``torch.compile``.
+
+``InjectNonlocal`` (registered in mmengine's root ``MODELS``) does the same from a config:
+``dict(type='InjectNonlocal', module=<host cfg>, blocks=[dict(type='SNL', at='layer3.-1'), ...])``.
+"""
+import difflib
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.registry import MODELS
+from torch import nn
+
+from .blocks import BLOCKS
+from .blocks.base import _NonlocalNd
+
+POSITIONS = ('before', 'after')
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+_CONV_DIMS = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}
+
+
+def _child_keys(module: nn.Module) -> List[str]:
+    return list(module._modules.keys())
+
+
+def _describe_children(module: nn.Module, prefix: str) -> str:
+    keys = _child_keys(module)
+    if not keys:
+        return f'{prefix or "the model"} has no submodules'
+    shown = ', '.join((f'{prefix}.{k}' if prefix else k) for k in keys[:12])
+    more = f', ... ({len(keys)} in all)' if len(keys) > 12 else ''
+    return f'the submodules of {prefix or "the model"} are: {shown}{more}'
+
+
+def resolve_path(model: nn.Module, path: str) -> Tuple[nn.Module, str, nn.Module]:
+    """``(parent, key, target)`` for a dotted path; integer parts index children (negative from the end)."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f'an insertion path must be a non-empty dotted string like "layer3.-1", got {path!r}')
+    parent, key, module, walked = None, None, model, ''
+    for part in path.split('.'):
+        keys = _child_keys(module)
+        if part in module._modules:
+            child_key = part
+        elif part.lstrip('-').isdigit():
+            index = int(part)
+            if not -len(keys) <= index < len(keys):
+                raise ValueError(f'index {index} in "{path}" is out of range: {walked or "the model"} has '
+                                 f'{len(keys)} submodules (0 to {len(keys) - 1}, or -1 to -{len(keys)} from the '
+                                 f'end); {_describe_children(module, walked)}')
+            child_key = keys[index]
+        else:
+            close = difflib.get_close_matches(part, keys, n=3)
+            hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
+            raise ValueError(f'no submodule "{part}" in {walked or "the model"} (path "{path}"); '
+                             f'{_describe_children(module, walked)}.{hint}')
+        parent, key, module = module, child_key, module._modules[child_key]
+        walked = f'{walked}.{child_key}' if walked else child_key
+        if module is None:
+            raise ValueError(f'"{walked}" (path "{path}") is None in this model, not a module')
+    return parent, key, module
+
+
+def _infer_from_attributes(target: nn.Module, position: str) -> Optional[Tuple[int, int]]:
+    """(channels, dim) of the tensor entering (before) or leaving (after) ``target``, read from its layers."""
+    convs = [m for m in target.modules() if isinstance(m, tuple(_CONV_DIMS))]
+    if not convs:
+        return None
+    dim = next(d for cls, d in _CONV_DIMS.items() if isinstance(convs[0], cls))
+    if position == 'before':
+        return convs[0].in_channels, dim
+    # after: the last layer that sets the channel count (a norm after the last conv, or the conv itself)
+    last = None
+    for m in target.modules():
+        if isinstance(m, tuple(_CONV_DIMS)):
+            last = m.out_channels
+        elif isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm)):
+            last = getattr(m, 'num_features', None) or getattr(m, 'num_channels', None)
+    return (last, dim) if last else None
+
+
+def _probe(model: nn.Module, targets: Dict[str, Tuple[nn.Module, str]], input_shape: Sequence[int]):
+    """Run ``model`` once on zeros of ``input_shape`` and record the tensor at each target (in eval, no grad)."""
+    seen = {}
+    hooks = []
+    for path, (target, position) in targets.items():
+        if position == 'before':
+            hooks.append(target.register_forward_pre_hook(
+                lambda m, args, path=path: seen.setdefault(path, args[0] if args else None)))
+        else:
+            hooks.append(target.register_forward_hook(
+                lambda m, args, out, path=path: seen.setdefault(path, out)))
+    was_training = model.training
+    model.eval()
+    try:
+        param = next(model.parameters(), None)
+        x = torch.zeros(tuple(input_shape), device=param.device if param is not None else 'cpu')
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return seen
+
+
+class _RunBlock:
+    """Forward (pre-)hook running an inserted block; an object rather than a closure so that ``copy.deepcopy``
+    of the host (EMA, model soups) maps it to the copied block."""
+
+    def __init__(self, block: nn.Module, position: str, path: str):
+        self.block, self.position, self.path = block, position, path
+
+    def _apply(self, x):
+        if not torch.is_tensor(x):
+            raise ValueError(f'the block {self.position} "{self.path}" needs a tensor there, but the module '
+                             f'{"receives" if self.position == "before" else "returns"} {type(x).__name__}; '
+                             'choose a path to a module with a single tensor input / output')
+        return self.block(x)
+
+    def __call__(self, module, args, output=None):
+        if self.position == 'before':
+            return (self._apply(args[0]),) + tuple(args[1:])
+        return self._apply(output)
+
+
+def _block_name(cfg: dict, position: str, key: str, existing: Sequence[str]) -> str:
+    base = f'{str(cfg.get("unit", cfg["type"])).lower()}_{position}_{key}'.replace('.', '_')
+    name, i = base, 1
+    while name in existing:
+        i += 1
+        name = f'{base}_{i}'
+    return name
+
+
+def build_block(cfg: dict, in_channels: int, dim: int) -> nn.Module:
+    """A block from its config (``type`` one of our blocks, or any module registered in ``MODELS``)."""
+    cfg = dict(cfg)
+    cfg.setdefault('in_channels', in_channels)
+    cfg.setdefault('dim', dim)
+    num = cfg.pop('num_blocks', 1)
+    if num < 1:
+        raise ValueError(f'num_blocks must be >= 1, got {num}')
+    build = (lambda c: BLOCKS[c.pop('type')](**c)) if cfg['type'] in BLOCKS else MODELS.build
+    blocks = [build(dict(cfg)) for _ in range(num)]
+    return blocks[0] if num == 1 else nn.Sequential(*blocks)
+
+
+def _attach(parent: nn.Module, key: str, target: nn.Module, position: str, block: nn.Module, name: str,
+            path: str) -> str:
+    """Put ``block`` before / after ``target``; returns where it now lives (a path relative to ``parent``)."""
+    if isinstance(parent, nn.Sequential):
+        items = list(parent._modules.items())
+        index = next(i for i, (k, m) in enumerate(items) if k == key)
+        items.insert(index if position == 'before' else index + 1, (name, block))
+        parent._modules.clear()
+        parent._modules.update(items)
+        return name
+    if isinstance(target, _CONTAINERS):
+        if isinstance(parent, _CONTAINERS):
+            raise ValueError(f'cannot insert {position} "{path}": it is a container inside a container; choose one '
+                             'of its submodules instead')
+        owner, owner_name = parent, name
+    else:
+        owner, owner_name = target, name
+    owner.add_module(owner_name, block)
+    hook = _RunBlock(block, position, path)
+    if position == 'before':
+        target.register_forward_pre_hook(hook)
+    else:
+        target.register_forward_hook(hook)
+    return owner_name if owner is parent else f'{key}.{owner_name}'
+
+
+def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optional[Sequence[int]] = None
+                    ) -> Dict[str, nn.Module]:
+    """Insert blocks into ``model`` in place; returns ``{qualified name: block}`` of what was inserted.
+
+    Each entry of ``blocks`` is a config: ``type`` (SNL, gSNL, NL, NS, A2, CGNL, NonlocalStage, or any module type
+    in mmengine's MODELS taking ``in_channels`` and ``dim``), ``at`` (a dotted path, negative indices from the end),
+    ``position`` ('before' or 'after', default 'before'), optional ``num_blocks`` (independent blocks in a row) and
+    the block's own arguments. ``in_channels`` and ``dim`` are inferred from the host's layers, or from one forward
+    on zeros of ``input_shape`` (B x C x ...) when given, unless the config sets them.
+    Paths are all resolved on the model as it was passed, so several insertions do not shift each other.
+    """
+    if isinstance(blocks, dict):
+        blocks = [blocks]
+    plans = []
+    for i, spec in enumerate(blocks):
+        cfg = dict(spec)
+        if 'type' not in cfg or 'at' not in cfg:
+            raise ValueError(f'block {i} needs a "type" and an "at" (dotted path), got {spec}')
+        at, position = cfg.pop('at'), cfg.pop('position', 'before')
+        if position not in POSITIONS:
+            raise ValueError(f'unknown position {position!r} for "{at}"; expected "before" or "after"')
+        parent, key, target = resolve_path(model, at)
+        plans.append((cfg, at, position, parent, key, target))
+
+    need_probe = {at: (target, position) for cfg, at, position, _, _, target in plans
+                  if not ('in_channels' in cfg and 'dim' in cfg)}
+    probed = _probe(model, need_probe, input_shape) if input_shape is not None and need_probe else {}
+
+    inserted = {}
+    names = {id(m): n for n, m in model.named_modules()}
+    for cfg, at, position, parent, key, target in plans:
+        if at in probed:
+            t = probed[at]
+            if not torch.is_tensor(t) or not 3 <= t.dim() <= 5:
+                desc = f'a {t.dim()}-D tensor' if torch.is_tensor(t) else type(t).__name__
+                raise ValueError(f'"{at}" {"receives" if position == "before" else "returns"} {desc}; a block needs '
+                                 f'a B x C x L, B x C x H x W or B x C x T x H x W tensor there. '
+                                 f'{_describe_children(parent, names.get(id(parent), ""))}')
+            io = (t.shape[1], t.dim() - 2)
+        elif 'in_channels' in cfg and 'dim' in cfg:
+            io = (cfg['in_channels'], cfg['dim'])
+        else:
+            io = _infer_from_attributes(target, position)
+            if io is None:
+                raise ValueError(f'cannot tell the channels {position} "{at}" from its layers: pass in_channels '
+                                 'and dim in the block config, or input_shape for a probe forward')
+        block = build_block(cfg, *io)
+        parent_name = names.get(id(parent), '')
+        name = _block_name(cfg, position, key, _child_keys(parent) + _child_keys(target))
+        where = _attach(parent, key, target, position, block, name, at)
+        inserted[f'{parent_name}.{where}' if parent_name else where] = block
+    return inserted
+
+
+def _reset_after_host_init(host: nn.Module, host_init, blocks: Sequence[nn.Module]) -> None:
+    """Run the host's own ``init_weights``, then undo what a blanket init did to the blocks' identity start.
+
+    Hosts like mmaction2's ResNet3d set every BatchNorm's weight to 1 when training from scratch, which would make
+    the blocks non-identity; a norm found at exactly weight 1 / bias 0 is put back to zero. Weights loaded from a
+    checkpoint (which are never all exactly 1 and 0) are left alone.
+    """
+    host_init()
+    for block in blocks:
+        for m in block.modules():
+            norm = getattr(m, 'norm', None) if isinstance(m, _NonlocalNd) and m.zero_init else None
+            if norm is not None and getattr(norm, 'weight', None) is not None:
+                if bool((norm.weight == 1).all()) and bool((norm.bias == 0).all()):
+                    with torch.no_grad():
+                        norm.weight.zero_()
+
+
+class _InitWeights:
+    """Picklable replacement for a host instance's ``init_weights``."""
+
+    def __init__(self, host: nn.Module, blocks: Sequence[nn.Module]):
+        self.host, self.blocks = host, list(blocks)
+        self.host_init = type(host).init_weights
+
+    def __call__(self, *args, **kwargs):
+        _reset_after_host_init(self.host, lambda: self.host_init(self.host, *args, **kwargs), self.blocks)
+
+
+@MODELS.register_module(name='InjectNonlocal')
+def inject_nonlocal(module, blocks: Sequence[dict], input_shape: Optional[Sequence[int]] = None) -> nn.Module:
+    """Build the host from its config in the current scope (or take a module) and return it with blocks inserted.
+
+    The host keeps its class, so everything of it works as before (``init_weights``, multi-output forward,
+    checkpoint names); its ``init_weights`` afterwards restores the blocks' identity start if it reset their norms.
+    """
+    host = MODELS.build(module) if isinstance(module, dict) else module
+    if not isinstance(host, nn.Module):
+        raise TypeError(f'InjectNonlocal needs a module or a module config, got {type(host).__name__}')
+    inserted = insert_nonlocal(host, blocks, input_shape=input_shape)
+    if hasattr(host, 'init_weights'):
+        host.init_weights = _InitWeights(host, inserted.values())
+    return host
