@@ -1,0 +1,75 @@
+"""mmaction.models and mmseg.models import and run after `import snl_plugins` (drn and mmcv._ext placeholders)."""
+import pytest
+
+from snl_plugins import compat
+
+from _compat_subproc import run_python
+
+pytestmark = pytest.mark.skipif(not (compat.mmaction_drn_missing() and compat.mmcv_ext_missing()),
+                                reason='needs the defective stack (mmaction2 1.2.0 without drn, mmcv-lite)')
+
+
+def test_openmmlab_models_import_and_run():
+    res = run_python('''
+        import json, pkgutil, sys
+        import mmengine.runner  # already imported: the checkpoint loader must be patched at once
+        import torch
+        import snl_plugins
+        from snl_plugins import compat
+        out = dict(applied=list(compat.applied()), again=list(compat.apply()))
+        out['imported_host'] = [m for m in ('mmcv', 'mmaction', 'mmseg') if m in sys.modules]
+        from mmengine.runner.checkpoint import CheckpointLoader
+        out['loader_patched'] = CheckpointLoader._schemes[''] is compat.load_from_local
+
+        import mmaction.models
+        from mmaction.models import ResNet3d
+        torch.manual_seed(0)
+        r3d = ResNet3d(depth=18, pretrained=None, pretrained2d=False, conv1_kernel=(1, 7, 7),
+                       inflate=(0, 0, 0, 0))
+        r3d.eval()  # mmaction's ResNet3d.train() returns None: do not chain
+        with torch.no_grad():
+            y = r3d(torch.randn(1, 3, 4, 32, 32))
+        out['r3d'] = list(y.shape)
+        from mmaction.models.localizers import DRN
+        try:
+            DRN()
+        except ImportError as e:
+            out['drn'] = str(e)
+
+        import mmseg.models
+        from mmseg.registry import MODELS as SMODELS
+        from mmseg.utils import register_all_modules
+        register_all_modules()
+        norm = dict(type='BN', requires_grad=True)
+        seg = SMODELS.build(dict(
+            type='EncoderDecoder', data_preprocessor=dict(type='SegDataPreProcessor', size=(64, 64)),
+            backbone=dict(type='ResNetV1c', depth=18, num_stages=4, out_indices=(0, 1, 2, 3), dilations=(1, 1, 2, 4),
+                          strides=(1, 2, 1, 1), norm_cfg=norm, contract_dilation=True),
+            decode_head=dict(type='ASPPHead', in_channels=512, in_index=3, channels=16, dilations=(1, 12, 24, 36),
+                             num_classes=3, norm_cfg=norm, align_corners=False,
+                             loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+            train_cfg=dict(), test_cfg=dict(mode='whole'))).eval()
+        with torch.no_grad():
+            logits = seg(torch.randn(1, 3, 64, 64), mode='tensor')
+        out['seg'] = list(logits.shape)
+
+        out['find_loader'] = repr(pkgutil.find_loader('mmcv._ext'))
+        from mmengine.utils.dl_utils import mmcv_full_available
+        out['mmcv_full_available'] = mmcv_full_available()
+        import mmcv.ops
+        try:
+            mmcv.ops.nms(torch.rand(3, 4), torch.rand(3), 0.5)
+            out['nms'] = 'no error'
+        except compat.MmcvOpsUnavailableError as e:
+            out['nms'] = str(e)
+        print('RESULT=' + json.dumps(out))
+    ''')
+    assert res['applied'] == res['again'] == ['mmaction-drn-placeholder', 'mmcv-ext-placeholder',
+                                              'mmengine-checkpoint-loader']
+    assert res['imported_host'] == []  # the placeholders imported neither mmcv nor mmaction nor mmseg
+    assert res['loader_patched']
+    assert res['r3d'][:2] == [1, 512]
+    assert '#2714' in res['drn']
+    assert res['seg'] == [1, 3, 8, 8]
+    assert res['find_loader'] == 'None' and res['mmcv_full_available'] is False
+    assert "'nms'" in res['nms'] and 'pip uninstall mmcv-lite && pip install mmcv==2.1.0' in res['nms']
