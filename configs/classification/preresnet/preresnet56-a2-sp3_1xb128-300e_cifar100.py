@@ -1,0 +1,4 @@
+_base_ = './preresnet56-a2_1xb128-300e_cifar100.py'
+
+# preresnet56 + A2, Table 4 "SP 3": three consecutive units in stage 1 sharing one affinity (A2 / CGNL: three blocks in a row).
+model = dict(model=dict(nl_units=3))

@@ -1,0 +1,4 @@
+_base_ = './preresnet56-cgnl_1xb128-300e_cifar100.py'
+
+# preresnet56 + CGNL, Table 3 "Stage 2": the block right after the second residual block of stage 2.
+model = dict(model=dict(nl_at=('layer2.1',)))

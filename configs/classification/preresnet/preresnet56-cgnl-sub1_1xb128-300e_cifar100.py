@@ -1,0 +1,4 @@
+_base_ = './preresnet56-cgnl_1xb128-300e_cifar100.py'
+
+# preresnet56 + CGNL, Table 2 "Sub 1": Cs = C1 ("Sub 1").
+model = dict(model=dict(nl_cfg=dict(reduction=1)))
