@@ -38,7 +38,8 @@ class A2(_NonlocalNd):
         features, maps, vectors = project(x.flatten(2), [self.phi.weight, self.theta.weight, self.rho.weight])
         # A_ij = sum_k rho-bar_ki theta-bar_kj, so A Z^T = (features theta-bar^T) rho-bar = G rho-bar.
         affinity = Affinity(left=torch.softmax(vectors, dim=1), right=torch.softmax(maps, dim=2))
-        self.keep_affinity(affinity)
+        if not torch.jit.is_scripting():
+            self.keep_affinity(affinity)
         return combine([affinity.matmul(features)], [self.w.weight]).view(x.shape)
 
     def extra_repr(self) -> str:

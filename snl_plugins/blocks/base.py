@@ -1,12 +1,13 @@
 """The dimension-generic base of every non-local block, and the affinity embedding (phi, psi) they share."""
-from typing import Optional, Sequence
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops import (KERNELS, NORMALIZATIONS, SOFTMAX_KERNELS, Affinity, check_choice, choose_path, dot_affinity,
-                   project, softmax_affinity)
+from ..ops import (KERNELS, NORMALIZATIONS, SOFTMAX_KERNELS, Affinity, check_choice, dot_affinity, project,
+                   softmax_affinity)
+from ..ops.affinity import check_path
 from .norm import build_norm_layer
 
 _CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
@@ -75,6 +76,7 @@ class _NonlocalNd(nn.Module):
             nn.init.constant_(self.norm.weight, 0.0 if self.zero_init else 1.0)
             nn.init.zeros_(self.norm.bias)
 
+    @torch.jit.unused
     def check_input(self, x) -> None:
         name = type(self).__name__
         if not torch.is_tensor(x):
@@ -86,6 +88,7 @@ class _NonlocalNd(nn.Module):
             raise ValueError(f'{name} was built with in_channels={self.in_channels}, but the input has {x.shape[1]} '
                              f'channels (shape {tuple(x.shape)})')
 
+    @torch.jit.unused
     def keep_affinity(self, affinity: Affinity) -> None:
         if self.record_affinity:
             self.affinity = affinity.detach()
@@ -94,7 +97,8 @@ class _NonlocalNd(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
-        self.check_input(x)
+        if not torch.jit.is_scripting():  # TorchScript cannot compile the message formatting
+            self.check_input(x)
         out = self.norm(self.branch(x, affinity))
         if self.relu:
             out = F.relu(out)
@@ -126,9 +130,10 @@ class AffinityEmbedding:
                       embedding_relu: bool = True, key_pool: Optional[nn.Module] = None) -> None:
         check_choice('kernel', kernel, KERNELS)
         check_choice('normalize', normalize, NORMALIZATIONS)
-        choose_path(path, kernel, 1, 1)  # validates path and its fit with the kernel
+        check_path(path, kernel)
         if key_pool is not None and symmetric:
             raise ValueError('sub-sampling the keys gives a non-square affinity, which cannot be symmetric')
+        self.shared_affinity = False
         self.kernel, self.normalize, self.symmetric = kernel, normalize, symmetric
         self.use_scale, self.path, self.embedding_relu = use_scale, path, embedding_relu
         self.key_pool = key_pool
@@ -136,27 +141,39 @@ class AffinityEmbedding:
             self.phi = self.conv1x1(self.in_channels, self.inter_channels)
             self.psi = self.conv1x1(self.in_channels, self.inter_channels)
 
-    def subsample(self, t: Tensor, spatial: Sequence[int]) -> Tensor:
+    def subsample(self, t: Tensor, spatial: List[int]) -> Tensor:
         """Max-pool flattened keys / values (B x C x N) over space when sub-sampling is on."""
-        pool = getattr(self, 'key_pool', None)  # units of a stage have no affinity embedding of their own
-        if pool is None:
-            return t
-        return pool(t.unflatten(2, tuple(spatial))).flatten(2)
+        if hasattr(self, 'key_pool'):  # units of a stage have no affinity embedding of their own
+            if self.key_pool is not None:
+                return self.key_pool(t.unflatten(2, spatial)).flatten(2)
+        return t
 
     def compute_affinity(self, x: Tensor) -> Affinity:
         """The affinity of an input ``x`` (B x C1 x spatial)."""
         flat = x.flatten(2)
-        if self.kernel == 'gaussian':
-            query = key = flat
-        else:
+        query, key = flat, flat  # the Gaussian kernel has no embeddings
+        if hasattr(self, 'phi'):
             query, key = project(flat, [self.phi.weight, self.psi.weight])
         key = self.subsample(key, x.shape[2:])
-        scale = query.shape[1] ** -0.5 if self.use_scale else None
+        scale: Optional[float] = None
+        if self.use_scale:
+            scale = query.shape[1] ** -0.5
         if self.kernel == 'dot':
             return dot_affinity(query, key, symmetric=self.symmetric, normalize=self.normalize,
                                 relu=self.embedding_relu, scale=scale, path=self.path)
         return softmax_affinity(query, key, scale=1.0 if scale is None else scale, symmetric=self.symmetric,
                                 normalize=self.normalize, materialize=self.path == 'dense')
+
+    def own_affinity(self, x: Tensor) -> Affinity:
+        """The affinity of ``x`` from this block's own embedding (kept when recording)."""
+        if hasattr(self, 'kernel'):  # a compile-time constant under TorchScript
+            affinity = self.compute_affinity(x)
+            if not torch.jit.is_scripting():
+                self.keep_affinity(affinity)
+            return affinity
+        else:
+            raise ValueError('this unit has no affinity embedding of its own (shared_affinity=True): pass the '
+                             'affinity, as NonlocalStage does')
 
     def affinity_repr(self) -> str:
         return (f'kernel={self.kernel!r}, normalize={self.normalize!r}, symmetric={self.symmetric}, '

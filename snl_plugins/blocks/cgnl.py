@@ -51,7 +51,7 @@ class CGNL(_NonlocalNd):
     def taylor_features(self, t: Tensor) -> Tensor:
         """``[alpha_p t^p]_p`` for t of (B G) x 1 x M elements -> (B G) x (P + 1) x M."""
         powers = [torch.ones_like(t)]
-        for _ in range(len(self.alphas) - 1):
+        for _ in range(self.alphas.shape[0] - 1):
             powers.append(powers[-1] * t)
         return self.alphas.to(t.dtype).view(1, -1, 1) * torch.cat(powers, dim=1)
 
@@ -60,14 +60,15 @@ class CGNL(_NonlocalNd):
             raise ValueError('CGNL computes its own channel-wise kernel and cannot take a shared affinity')
         b, groups = x.shape[0], self.groups
         # B x Cs x N -> (B G) x 1 x (Cs / G * N): one vector of elements per group.
-        theta, phi, g = (t.reshape(b * groups, 1, -1) for t in
-                         project(x.flatten(2), [self.theta.weight, self.phi.weight, self.g.weight]))
+        theta, phi, g = [t.reshape(b * groups, 1, -1) for t in
+                         project(x.flatten(2), [self.theta.weight, self.phi.weight, self.g.weight])]
         right = self.taylor_features(phi)
         if self.use_scale:
             right = right / math.sqrt(g.shape[2])
         affinity = Affinity(left=self.taylor_features(theta), right=right)
-        self.keep_affinity(affinity)
-        y = affinity.matmul(g).reshape(b, self.inter_channels, *x.shape[2:])
+        if not torch.jit.is_scripting():
+            self.keep_affinity(affinity)
+        y = affinity.matmul(g).reshape([b, self.inter_channels] + list(x.shape[2:]))
         return self.w(y)
 
     def extra_repr(self) -> str:

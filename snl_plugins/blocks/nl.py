@@ -1,6 +1,7 @@
 """The non-local baselines with an N x N affinity: NL (Wang et al. 2018) and NS (Tao et al. 2018)."""
 from typing import Optional
 
+import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 
@@ -39,16 +40,6 @@ class _AffinityBlock(AffinityEmbedding, _NonlocalNd):
         return dict(kernel=kernel, normalize=normalize, symmetric=symmetric,
                     use_scale=use_scale and kernel == 'embedded_gaussian', path=path, embedding_relu=not dot)
 
-    def own_affinity(self, x: Tensor, affinity: Optional[Affinity]) -> Affinity:
-        if affinity is not None:
-            return affinity
-        if self.shared_affinity:
-            raise ValueError(f'this {type(self).__name__} unit has no affinity embedding of its own '
-                             '(shared_affinity=True): pass the affinity, as NonlocalStage does')
-        affinity = self.compute_affinity(x)
-        self.keep_affinity(affinity)
-        return affinity
-
     def extra_repr(self) -> str:
         own = '' if self.shared_affinity else ', ' + self.affinity_repr()
         return super().extra_repr() + own
@@ -64,9 +55,9 @@ class NL(_AffinityBlock):
     """
 
     def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
-        affinity = self.own_affinity(x, affinity)
-        z, = project(x.flatten(2), [self.g.weight])
-        z = self.subsample(z, x.shape[2:])
+        if affinity is None:
+            affinity = self.own_affinity(x)
+        z = self.subsample(project(x.flatten(2), [self.g.weight])[0], x.shape[2:])
         return combine([affinity.matmul(z)], [self.w.weight]).view(x.shape)
 
 
@@ -85,7 +76,8 @@ class NS(_AffinityBlock):
         super().__init__(in_channels, reduction, inter_channels, **kwargs)
 
     def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
-        affinity = self.own_affinity(x, affinity)
-        z, = project(x.flatten(2), [self.g.weight])
+        if affinity is None:
+            affinity = self.own_affinity(x)
+        z = project(x.flatten(2), [self.g.weight])[0]
         diffusion = affinity.matmul(z) - affinity.degrees().unsqueeze(1) * z
         return combine([diffusion], [self.w.weight]).view(x.shape)

@@ -1,6 +1,7 @@
 """The spectral non-local blocks: SNL (Eq. 9) and its full-order form gSNL (Eq. 11)."""
-from typing import Optional
+from typing import List, Optional
 
+import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 
@@ -19,7 +20,8 @@ class SNL(AffinityEmbedding, _NonlocalNd):
 
     ``shared_affinity=True`` builds a unit without phi / psi, for a ``NonlocalStage`` that passes the affinity.
     """
-    order = 1
+    order: int = 1
+    __constants__ = ['order']
 
     def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, *,
                  kernel: str = 'dot', normalize: str = 'sym', symmetric: bool = True, use_scale: bool = False,
@@ -37,17 +39,15 @@ class SNL(AffinityEmbedding, _NonlocalNd):
             self.w3 = self.conv1x1(self.inter_channels, in_channels)
         self.init_weights()
 
-    def output_weights(self):
-        return [self.w1.weight, self.w2.weight] + ([self.w3.weight] if self.order == 2 else [])
+    def output_weights(self) -> List[Tensor]:
+        if hasattr(self, 'w3'):
+            return [self.w1.weight, self.w2.weight, self.w3.weight]
+        return [self.w1.weight, self.w2.weight]
 
     def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if affinity is None:
-            if self.shared_affinity:
-                raise ValueError(f'this {type(self).__name__} unit has no phi / psi of its own '
-                                 '(shared_affinity=True): pass the affinity, as NonlocalStage does')
-            affinity = self.compute_affinity(x)
-            self.keep_affinity(affinity)
-        z, = project(x.flatten(2), [self.g.weight])
+            affinity = self.own_affinity(x)
+        z = project(x.flatten(2), [self.g.weight])[0]
         out = combine(chebyshev_terms(affinity, z, self.order), self.output_weights())
         return out.view(x.shape)
 

@@ -2,9 +2,11 @@
 import inspect
 from typing import Optional
 
+import torch
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
+from ..ops import Affinity
 from .base import AffinityEmbedding, _NonlocalNd
 from .nl import NL, NS
 from .snl import SNL, gSNL
@@ -60,11 +62,13 @@ class NonlocalStage(AffinityEmbedding, _NonlocalNd):
             if hasattr(self, name):
                 nn.init.kaiming_normal_(getattr(self, name).weight, mode='fan_out', nonlinearity='relu')
 
-    def forward(self, x: Tensor, affinity=None) -> Tensor:
-        self.check_input(x)
+    def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        if not torch.jit.is_scripting():
+            self.check_input(x)
         if affinity is None:
             affinity = self.compute_affinity(x)
-            self.keep_affinity(affinity)
+            if not torch.jit.is_scripting():
+                self.keep_affinity(affinity)
         for unit in self.units:
             x = unit(x, affinity)
         return x

@@ -9,8 +9,7 @@ For the dot kernel, ``A_raw = P Q^T`` with ``P = relu(X W_phi)`` and ``Q = relu(
 normalised, symmetrised ``A`` is ``diag(r) L^T R diag(c)`` with ``L``, ``R`` of 2 Cs rows: ``A Z`` then costs
 O(N Cs^2) and never forms N x N (see ``Affinity``).
 """
-from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +27,8 @@ SOFTMAX_KERNELS = ('embedded_gaussian', 'gaussian')
 FACTORISED_CROSSOVER = 1.0
 
 
-def check_choice(name: str, value: str, choices) -> None:
+@torch.jit.unused
+def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         raise ValueError(f'unknown {name} {value!r}; expected one of {", ".join(map(repr, choices))}')
 
@@ -40,7 +40,6 @@ def safe_pow(d: Tensor, exponent: float) -> Tensor:
     return torch.where(positive, safe.pow(exponent), torch.zeros_like(d))
 
 
-@dataclass
 class Affinity:
     """A batch of affinity matrices ``A`` (B x N x M), in whichever form is cheapest to apply.
 
@@ -51,15 +50,22 @@ class Affinity:
       the low-rank form of the dot kernel; the scales are B x N and B x M, or None for ones.
     - ``query``/``key`` (B x N x E, B x M x E) with ``scale``: ``A = softmax_j(query key^T * scale)``,
       applied with torch's fused ``scaled_dot_product_attention``, so N x M is never stored.
+
+    A plain class (not a dataclass) so that TorchScript compiles it.
     """
-    dense: Optional[Tensor] = None
-    left: Optional[Tensor] = None
-    right: Optional[Tensor] = None
-    row_scale: Optional[Tensor] = None
-    col_scale: Optional[Tensor] = None
-    query: Optional[Tensor] = None
-    key: Optional[Tensor] = None
-    scale: Optional[float] = None
+
+    def __init__(self, dense: Optional[Tensor] = None, left: Optional[Tensor] = None,
+                 right: Optional[Tensor] = None, row_scale: Optional[Tensor] = None,
+                 col_scale: Optional[Tensor] = None, query: Optional[Tensor] = None, key: Optional[Tensor] = None,
+                 scale: float = 1.0):
+        self.dense = dense
+        self.left = left
+        self.right = right
+        self.row_scale = row_scale
+        self.col_scale = col_scale
+        self.query = query
+        self.key = key
+        self.scale = scale
 
     @property
     def form(self) -> str:
@@ -69,68 +75,96 @@ class Affinity:
             return 'factorised'
         return 'fused_softmax'
 
+    # Locals below let TorchScript refine the Optional attributes.
     def matmul(self, z: Tensor) -> Tensor:
         """``A Z`` for a channel-first ``z`` (B x C x M); returns B x C x N."""
-        if self.dense is not None:
-            return torch.matmul(z, self.dense.transpose(1, 2))
-        if self.left is not None:
-            if self.col_scale is not None:
-                z = z * self.col_scale.unsqueeze(1)
+        dense, left, right = self.dense, self.left, self.right
+        if dense is not None:
+            return torch.matmul(z, dense.transpose(1, 2))
+        if left is not None and right is not None:
+            col_scale, row_scale = self.col_scale, self.row_scale
+            if col_scale is not None:
+                z = z * col_scale.unsqueeze(1)
             # (Z R^T) is C x K: the only product whose inner dimension is N, computed once.
-            out = torch.matmul(torch.matmul(z, self.right.transpose(1, 2)), self.left)
-            if self.row_scale is not None:
-                out = out * self.row_scale.unsqueeze(1)
+            out = torch.matmul(torch.matmul(z, right.transpose(1, 2)), left)
+            if row_scale is not None:
+                out = out * row_scale.unsqueeze(1)
             return out
-        out = F.scaled_dot_product_attention(self.query, self.key, z.transpose(1, 2), scale=self.scale)
+        query, key = self.query, self.key
+        assert query is not None and key is not None, 'an Affinity needs dense, left/right or query/key'
+        out = F.scaled_dot_product_attention(query, key, z.transpose(1, 2), scale=self.scale)
         return out.transpose(1, 2)
 
     def degrees(self) -> Tensor:
         """Row sums ``d_i = sum_j A_ij`` (B x N)."""
-        if self.query is not None:  # softmax rows sum to one
-            return self.query.new_ones(self.query.shape[:2])
-        m = self.dense.shape[2] if self.dense is not None else self.right.shape[2]
+        query = self.query
+        if query is not None:  # softmax rows sum to one
+            return torch.ones(query.shape[0], query.shape[1], dtype=query.dtype, device=query.device)
+        size = self.size()
         ref = self.dense if self.dense is not None else self.right
-        return self.matmul(ref.new_ones(ref.shape[0], 1, m)).squeeze(1)
+        assert ref is not None
+        return self.matmul(torch.ones(size[0], 1, size[2], dtype=ref.dtype, device=ref.device)).squeeze(1)
 
     def to_dense(self) -> Tensor:
         """The B x N x M matrix (O(N M) memory: for analysis and tests, not for the fast paths)."""
-        if self.dense is not None:
-            return self.dense
-        if self.left is not None:
-            a = torch.matmul(self.left.transpose(1, 2), self.right)
-            if self.row_scale is not None:
-                a = a * self.row_scale.unsqueeze(2)
-            if self.col_scale is not None:
-                a = a * self.col_scale.unsqueeze(1)
+        dense, left, right = self.dense, self.left, self.right
+        if dense is not None:
+            return dense
+        if left is not None and right is not None:
+            a = torch.matmul(left.transpose(1, 2), right)
+            row_scale, col_scale = self.row_scale, self.col_scale
+            if row_scale is not None:
+                a = a * row_scale.unsqueeze(2)
+            if col_scale is not None:
+                a = a * col_scale.unsqueeze(1)
             return a
-        return torch.softmax(torch.matmul(self.query, self.key.transpose(1, 2)) * self.scale, dim=-1)
+        query, key = self.query, self.key
+        assert query is not None and key is not None
+        return torch.softmax(torch.matmul(query, key.transpose(1, 2)) * self.scale, dim=-1)
 
-    def detach(self) -> 'Affinity':
-        return Affinity(**{k: (v.detach() if isinstance(v, Tensor) else v) for k, v in vars(self).items()})
+    def size(self) -> List[int]:
+        """``[B, N, M]``."""
+        dense, left, right, query, key = self.dense, self.left, self.right, self.query, self.key
+        if dense is not None:
+            return [dense.shape[0], dense.shape[1], dense.shape[2]]
+        if left is not None and right is not None:
+            return [left.shape[0], left.shape[2], right.shape[2]]
+        assert query is not None and key is not None
+        return [query.shape[0], query.shape[1], key.shape[1]]
 
     @property
-    def shape(self):
-        if self.dense is not None:
-            return tuple(self.dense.shape)
-        if self.left is not None:
-            return (self.left.shape[0], self.left.shape[2], self.right.shape[2])
-        return (self.query.shape[0], self.query.shape[1], self.key.shape[1])
+    def shape(self) -> Tuple[int, int, int]:
+        size = self.size()
+        return (size[0], size[1], size[2])
+
+    @torch.jit.unused
+    def detach(self) -> 'Affinity':
+        """A copy cut from the autograd graph (what blocks keep when recording)."""
+        return Affinity(**{k: (v.detach() if isinstance(v, Tensor) else v) for k, v in vars(self).items()})
 
 
-def choose_path(path: str, kernel: str, num_positions: int, inter_channels: int) -> str:
-    """Resolve ``path='auto'`` to the cheaper of 'dense' and 'factorised' for this size; validate a forced one."""
+@torch.jit.unused
+def check_path(path: str, kernel: str) -> None:
+    """Validate a path and its fit with the kernel."""
     check_choice('path', path, PATHS)
     if path == 'factorised' and kernel in SOFTMAX_KERNELS:
         raise ValueError(f'path="factorised" needs the dot kernel: the {kernel!r} kernel (a softmax) has no '
                          'low-rank form; use path="dense" or "auto"')
+
+
+def choose_path(path: str, kernel: str, num_positions: int, inter_channels: int,
+                crossover: float = FACTORISED_CROSSOVER) -> str:
+    """Resolve ``path='auto'`` to the cheaper of 'dense' and 'factorised' for this size; validate a forced one."""
+    if not torch.jit.is_scripting():
+        check_path(path, kernel)
     if path != 'auto':
         return path
-    if kernel in SOFTMAX_KERNELS:
+    if kernel != 'dot':
         return 'dense'
-    return 'factorised' if num_positions > FACTORISED_CROSSOVER * inter_channels else 'dense'
+    return 'factorised' if num_positions > crossover * inter_channels else 'dense'
 
 
-def _normalization_scales(degrees: Tensor, normalize: str):
+def _normalization_scales(degrees: Tensor, normalize: str) -> Tuple[Tensor, Optional[Tensor]]:
     """Row and column scales for 'sym' (D^-1/2 A D^-1/2) and 'row' (D^-1 A) normalisation."""
     if normalize == 'sym':
         s = safe_pow(degrees, -0.5)
@@ -138,7 +172,7 @@ def _normalization_scales(degrees: Tensor, normalize: str):
     return safe_pow(degrees, -1.0), None
 
 
-def dot_affinity(p: Tensor, q: Tensor, *, symmetric: bool = True, normalize: str = 'sym', relu: bool = True,
+def dot_affinity(p: Tensor, q: Tensor, symmetric: bool = True, normalize: str = 'sym', relu: bool = True,
                  scale: Optional[float] = None, path: str = 'auto') -> Affinity:
     """Dot-product kernel ``A = f(P) f(Q)^T`` (f = ReLU when ``relu``), optionally symmetrised and normalised.
 
@@ -146,10 +180,11 @@ def dot_affinity(p: Tensor, q: Tensor, *, symmetric: bool = True, normalize: str
     ``scale`` multiplies A (``use_scale``: Cs^-1/2); it cancels under 'sym' and 'row' normalisation.
     ``path`` 'dense' materialises A; 'factorised' keeps the low-rank form; 'auto' takes the cheaper.
     """
-    check_choice('normalize', normalize, NORMALIZATIONS)
+    if not torch.jit.is_scripting():
+        check_choice('normalize', normalize, NORMALIZATIONS)
     if symmetric and p.shape[2] != q.shape[2]:
-        raise ValueError(f'a symmetric affinity needs as many key as query positions, got {p.shape[2]} and '
-                         f'{q.shape[2]}')
+        raise ValueError('a symmetric affinity needs as many key as query positions, got {} and {}'.format(
+            p.shape[2], q.shape[2]))
     if relu:
         p, q = F.relu(p), F.relu(q)
     if choose_path(path, 'dot', p.shape[2], p.shape[1]) == 'dense':
@@ -176,7 +211,8 @@ def dot_affinity(p: Tensor, q: Tensor, *, symmetric: bool = True, normalize: str
 
 def normalize_dense(a: Tensor, normalize: str) -> Affinity:
     """Normalise a dense non-negative affinity (B x N x M): 'sym' D^-1/2 A D^-1/2, 'row' D^-1 A, 'count' A / M."""
-    check_choice('normalize', normalize, NORMALIZATIONS)
+    if not torch.jit.is_scripting():
+        check_choice('normalize', normalize, NORMALIZATIONS)
     if normalize == 'count':
         return Affinity(dense=a / a.shape[2])
     if normalize == 'none':
@@ -188,21 +224,21 @@ def normalize_dense(a: Tensor, normalize: str) -> Affinity:
     return Affinity(dense=a)
 
 
-def softmax_affinity(theta: Tensor, phi: Tensor, *, scale: float = 1.0, symmetric: bool = False,
+def softmax_affinity(theta: Tensor, phi: Tensor, scale: float = 1.0, symmetric: bool = False,
                      normalize: str = 'none', materialize: bool = False) -> Affinity:
     """Softmax kernel ``A = softmax_j(theta_i . phi_j * scale)`` (embedded Gaussian; Gaussian with raw inputs).
 
     theta: B x E x N, phi: B x E x M. Without symmetrisation or normalisation (NL's operator) A stays fused, to be
     applied by ``scaled_dot_product_attention`` without storing N x M, unless ``materialize``.
     """
-    check_choice('normalize', normalize, NORMALIZATIONS)
+    if not torch.jit.is_scripting():
+        check_choice('normalize', normalize, NORMALIZATIONS)
     query, key = theta.transpose(1, 2), phi.transpose(1, 2)
     if not symmetric and normalize == 'none' and not materialize:
         return Affinity(query=query, key=key, scale=scale)
     a = torch.softmax(torch.matmul(query, phi) * scale, dim=-1)
     if symmetric:
         if a.shape[1] != a.shape[2]:
-            raise ValueError(f'a symmetric affinity needs as many key as query positions, got {a.shape[1]} and '
-                             f'{a.shape[2]}')
+            raise ValueError('a symmetric affinity needs as many key as query positions')
         a = 0.5 * (a + a.transpose(1, 2))
     return normalize_dense(a, normalize)

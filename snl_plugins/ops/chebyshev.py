@@ -13,8 +13,8 @@ def chebyshev_terms(affinity: Affinity, z: Tensor, order: int = 2) -> List[Tenso
     The third is the piecewise term of Appendix B: under the stable hypothesis A^k = A, T_2(A) = 2A - I and
     every higher T_k(A) is one of I, A, 2A - I, so order 2 is the full-order approximation (Eq. 10-11).
     """
-    if order not in (1, 2):
-        raise ValueError(f'order must be 1 (SNL) or 2 (gSNL, full order under A^k = A), got {order}')
+    if order != 1 and order != 2:
+        raise ValueError('order must be 1 (SNL) or 2 (gSNL, full order under A^k = A)')
     az = affinity.matmul(z)
     return [z, az] if order == 1 else [z, az, 2 * az - z]
 

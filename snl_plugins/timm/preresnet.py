@@ -10,9 +10,18 @@ import torch
 from timm.layers import SelectAdaptivePool2d
 from timm.models import build_model_with_cfg, checkpoint_seq
 from timm.models._features import feature_take_indices
+from timm.models._pretrained import PretrainedCfg
 from torch import nn
 
+from ._factory import BLOCK_TYPES, register
+
 __all__ = ['PreResNet', 'PreActBasicBlock', 'PreActBottleneck']
+
+PRERESNET_DEPTHS = (20, 56)
+_CIFAR_CFG = dict(url='', num_classes=100, input_size=(3, 32, 32), pool_size=(8, 8), crop_pct=1.0,
+                  interpolation='bilinear', mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
+                  first_conv='conv1', classifier='fc', license='apache-2.0')
+default_cfgs = {}  # filled by register(), read by timm's register_model
 
 
 def _conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -167,3 +176,15 @@ class PreResNet(nn.Module):
 def create_preresnet(variant: str, pretrained: bool = False, **kwargs) -> PreResNet:
     return build_model_with_cfg(PreResNet, variant, pretrained,
                                 feature_cfg=dict(flatten_sequential=False, out_indices=(0, 1, 2)), **kwargs)
+
+
+def _builder(depth: int):
+    return lambda pretrained=False, **kwargs: create_preresnet(f'preresnet{depth}', pretrained,
+                                                               **dict(dict(depth=depth), **kwargs))
+
+
+for _depth in PRERESNET_DEPTHS:
+    register(__name__, f'preresnet{_depth}', _builder(_depth), PretrainedCfg(**_CIFAR_CFG))
+    for _suffix in BLOCK_TYPES:  # right after the second block of stage 1, as in the paper
+        register(__name__, f'preresnet{_depth}_{_suffix}', _builder(_depth), PretrainedCfg(**_CIFAR_CFG), _suffix,
+                 at=('layer1.1',), position='after')
