@@ -7,7 +7,7 @@ from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..ops import Affinity, check_choice, project
-from .base import _NonlocalNd
+from .base import _NonlocalNd, resolve_inter_channels
 
 
 @MODELS.register_module()
@@ -27,14 +27,16 @@ class CGNL(_NonlocalNd):
                  dim: int = 2, norm_cfg: Optional[dict] = None, relu: bool = False,
                  zero_init: Optional[bool] = None):
         check_choice('kernel', kernel, ('dot', 'gaussian'))
+        # checked before the GroupNorm(groups) is built, which would fail first with a message about the norm
+        inter = resolve_inter_channels(in_channels, reduction, inter_channels)
+        if inter % groups or in_channels % groups:
+            raise ValueError(f'groups={groups} must divide in_channels ({in_channels}) and inter_channels '
+                             f'({inter})')
+        if kernel == 'gaussian' and order < 1:
+            raise ValueError(f'the Taylor order of the Gaussian kernel must be >= 1, got {order}')
         norm_cfg = dict(type='GN', num_groups=groups) if norm_cfg is None else norm_cfg
         super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
                          norm_cfg=norm_cfg, relu=relu, zero_init=zero_init)
-        if self.inter_channels % groups or in_channels % groups:
-            raise ValueError(f'groups={groups} must divide in_channels ({in_channels}) and inter_channels '
-                             f'({self.inter_channels})')
-        if kernel == 'gaussian' and order < 1:
-            raise ValueError(f'the Taylor order of the Gaussian kernel must be >= 1, got {order}')
         self.groups, self.kernel, self.order, self.gamma, self.use_scale = groups, kernel, order, gamma, use_scale
         if kernel == 'dot':
             alphas = [0.0, 1.0]
