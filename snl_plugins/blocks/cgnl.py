@@ -43,7 +43,8 @@ class CGNL(_NonlocalNd):
         else:
             beta = math.exp(-2 * gamma)
             alphas = [math.sqrt(beta * (2 * gamma) ** p / math.factorial(p)) for p in range(order + 1)]
-        self.register_buffer('alphas', torch.tensor(alphas), persistent=False)
+        # float64, cast to the input's dtype in forward: a float32 buffer would round them for float64 inputs
+        self.register_buffer('alphas', torch.tensor(alphas, dtype=torch.float64), persistent=False)
         self.theta = self.conv1x1(in_channels, self.inter_channels)
         self.phi = self.conv1x1(in_channels, self.inter_channels)
         self.g = self.conv1x1(in_channels, self.inter_channels)

@@ -176,15 +176,13 @@ def test_cgnl_matches_compact_generalized_nl(dim, kernel, order, groups, use_sca
     gamma = 0.2  # large enough that every Taylor term matters
     block = prepare(CGNL(C1, kernel=kernel, order=order, groups=groups, gamma=gamma, use_scale=use_scale, dim=dim))
     alphas = ref.cgnl_alphas(kernel, order, gamma)
-    np.testing.assert_allclose(block.alphas.numpy(), alphas, rtol=1e-6)
+    np.testing.assert_allclose(block.alphas.numpy(), alphas, rtol=1e-15)
     x = make_x(dim)
     w = {name: ref.mat(getattr(block, name)) for name in ('theta', 'phi', 'g')}
     w['w'] = ref.grouped_mats(block.w, groups)
     w['norm'] = dict(weight=block.norm.weight.detach().numpy(), bias=block.norm.bias.detach().numpy(),
                      eps=block.norm.eps)
-    # the buffer of alphas is float32-rounded at construction, hence 1e-6 for the Gaussian kernel
-    check(block, x, ref.cgnl(ref.to_positions(x), w, groups=groups, alphas=alphas, use_scale=use_scale),
-          tol=1e-10 if kernel == 'dot' else 1e-6)
+    check(block, x, ref.cgnl(ref.to_positions(x), w, groups=groups, alphas=alphas, use_scale=use_scale))
 
 
 def test_cgnl_dot_kernel_is_theta_times_phi_dot_g():
