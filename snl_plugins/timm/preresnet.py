@@ -7,7 +7,7 @@ PreResNet-20 uses basic blocks (3 per stage), PreResNet-56 bottlenecks (6 per st
 from typing import List, Optional, Tuple, Union
 
 import torch
-from timm.layers import SelectAdaptivePool2d
+from timm.layers import create_classifier
 from timm.models import build_model_with_cfg, checkpoint_seq
 from timm.models._features import feature_take_indices
 from timm.models._pretrained import PretrainedCfg
@@ -106,8 +106,7 @@ class PreResNet(nn.Module):
         self.num_features = self.head_hidden_size = in_planes
         self.bn = nn.BatchNorm2d(in_planes)
         self.act = nn.ReLU(inplace=True)
-        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=True)
-        self.fc = nn.Linear(in_planes, num_classes) if num_classes > 0 else nn.Identity()
+        self.global_pool, self.fc = create_classifier(in_planes, num_classes, pool_type=global_pool)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
@@ -124,10 +123,10 @@ class PreResNet(nn.Module):
     def get_classifier(self) -> nn.Module:
         return self.fc
 
-    def reset_classifier(self, num_classes: int, global_pool: str = 'avg'):
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None):
         self.num_classes = num_classes
-        self.global_pool = SelectAdaptivePool2d(pool_type=global_pool, flatten=True)
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        pool_type = self.global_pool.pool_type if global_pool is None else global_pool
+        self.global_pool, self.fc = create_classifier(self.num_features, num_classes, pool_type=pool_type)
 
     def forward_intermediates(self, x: torch.Tensor, indices: Optional[Union[int, List[int]]] = None,
                               norm: bool = False, stop_early: bool = False, output_fmt: str = 'NCHW',
@@ -159,8 +158,10 @@ class PreResNet(nn.Module):
 
     def forward_features(self, x):
         x = self.conv1(x)
-        for stage in (self.layer1, self.layer2, self.layer3):
-            x = checkpoint_seq(stage, x) if self.grad_checkpointing and not torch.jit.is_scripting() else stage(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            x = checkpoint_seq(self.layer3, checkpoint_seq(self.layer2, checkpoint_seq(self.layer1, x)))
+        else:
+            x = self.layer3(self.layer2(self.layer1(x)))
         return self.act(self.bn(x))
 
     def forward_head(self, x, pre_logits: bool = False):
