@@ -167,12 +167,22 @@ def _build_runner(cfg):
     return RUNNERS.build(cfg)
 
 
+def _close_dist() -> None:
+    """Leave the process group cleanly (mmengine does not), so no rank exits while gloo/nccl threads still run."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def train(argv: Optional[Sequence[str]] = None):
     """``tools/train.py``: returns the trained model."""
     args = parse_train_args(argv)
     cfg = train_cfg_from_args(args)
     runner = _build_runner(cfg)
-    return runner.train()
+    model = runner.train()
+    _close_dist()
+    return model
 
 
 def test(argv: Optional[Sequence[str]] = None) -> dict:
@@ -180,4 +190,6 @@ def test(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_test_args(argv)
     cfg = test_cfg_from_args(args)
     runner = _build_runner(cfg)
-    return runner.test()
+    metrics = runner.test()
+    _close_dist()
+    return metrics
