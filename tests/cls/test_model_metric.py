@@ -114,3 +114,16 @@ def test_train_args_amp_resume_and_cfg_options(tmp_path):
     assert cfg.test_evaluator[-1] == dict(type='DumpResults', out_file_path='p.pkl')
     with pytest.raises(FileNotFoundError, match='no_such.py'):
         runner.train_cfg_from_args(runner.parse_train_args(['no_such.py']))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('scope', ['mmaction', 'mmseg'])
+def test_setup_scope_for_openmmlab_configs(scope):
+    """The same tools serve mmaction2 / mmseg configs: their modules get registered, their scope becomes current,
+    and our root-registered classifier stays buildable from it."""
+    from mmengine.registry import DefaultScope
+    pytest.importorskip({'mmaction': 'mmaction', 'mmseg': 'mmseg'}[scope])
+    assert runner.setup_scope(Config(dict(default_scope=scope))) == scope
+    assert DefaultScope.get_current_instance().scope_name == scope
+    assert isinstance(MODELS.build(dict(type='TimmClassifier', model=TINY)), TimmClassifier)
+    assert runner.setup_scope(Config(dict())) == 'mmengine'
