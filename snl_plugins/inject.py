@@ -152,6 +152,19 @@ def build_block(cfg: dict, in_channels: int, dim: int) -> nn.Module:
     return blocks[0] if num == 1 else nn.Sequential(*blocks)
 
 
+def _check_hook_target(parent: nn.Module, target: nn.Module, position: str, path: str, walked: str) -> None:
+    """Refuse targets where a block could not run from a hook (checked before anything is changed)."""
+    if isinstance(parent, nn.Sequential):
+        return
+    if isinstance(target, (nn.ModuleList, nn.ModuleDict)):
+        raise ValueError(f'cannot insert {position} "{path}": it is a {type(target).__name__}, which its owner '
+                         f'iterates but never calls, so a block there would never run; choose one of its items: '
+                         f'{_describe_children(target, walked)}')
+    if isinstance(target, _CONTAINERS) and isinstance(parent, _CONTAINERS):
+        raise ValueError(f'cannot insert {position} "{path}": it is a container inside a container; choose one '
+                         f'of its submodules instead: {_describe_children(target, walked)}')
+
+
 def _attach(parent: nn.Module, key: str, target: nn.Module, position: str, block: nn.Module, name: str,
             path: str) -> str:
     """Put ``block`` before / after ``target``; returns where it now lives (a path relative to ``parent``)."""
@@ -162,10 +175,7 @@ def _attach(parent: nn.Module, key: str, target: nn.Module, position: str, block
         parent._modules.clear()
         parent._modules.update(items)
         return name
-    if isinstance(target, _CONTAINERS):
-        if isinstance(parent, _CONTAINERS):
-            raise ValueError(f'cannot insert {position} "{path}": it is a container inside a container; choose one '
-                             'of its submodules instead')
+    if isinstance(target, _CONTAINERS):  # a Sequential (see _check_hook_target); its own children would run
         owner, owner_name = parent, name
     else:
         owner, owner_name = target, name
@@ -192,6 +202,7 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
     if isinstance(blocks, dict):
         blocks = [blocks]
     plans = []
+    names = {id(m): n for n, m in model.named_modules()}
     for i, spec in enumerate(blocks):
         cfg = dict(spec)
         if 'type' not in cfg or 'at' not in cfg:
@@ -200,17 +211,20 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
         if position not in POSITIONS:
             raise ValueError(f'unknown position {position!r} for "{at}"; expected "before" or "after"')
         parent, key, target = resolve_path(model, at)
+        _check_hook_target(parent, target, position, at, names.get(id(target), at))
         plans.append((cfg, at, position, parent, key, target))
 
-    need_probe = {at: (target, position) for cfg, at, position, _, _, target in plans
+    # keyed by (path, position): the tensors before and after one module can differ
+    need_probe = {(at, position): (target, position) for cfg, at, position, _, _, target in plans
                   if not ('in_channels' in cfg and 'dim' in cfg)}
     probed = _probe(model, need_probe, input_shape) if input_shape is not None and need_probe else {}
 
-    inserted = {}
-    names = {id(m): n for n, m in model.named_modules()}
+    # every block is built before any goes in: channels are read from the host as passed (a block attached to a
+    # target, hook path, would otherwise be read as one of its layers), and a bad config leaves the host unchanged
+    built = []
     for cfg, at, position, parent, key, target in plans:
-        if at in probed:
-            t = probed[at]
+        if (at, position) in probed:
+            t = probed[(at, position)]
             if not torch.is_tensor(t) or not 3 <= t.dim() <= 5:
                 desc = f'a {t.dim()}-D tensor' if torch.is_tensor(t) else type(t).__name__
                 raise ValueError(f'"{at}" {"receives" if position == "before" else "returns"} {desc}; a block needs '
@@ -224,7 +238,10 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
             if io is None:
                 raise ValueError(f'cannot tell the channels {position} "{at}" from its layers: pass in_channels '
                                  'and dim in the block config, or input_shape for a probe forward')
-        block = build_block(cfg, *io)
+        built.append(build_block(cfg, *io))
+
+    inserted = {}
+    for (cfg, at, position, parent, key, target), block in zip(plans, built):
         parent_name = names.get(id(parent), '')
         name = _block_name(cfg, position, key, _child_keys(parent) + _child_keys(target))
         where = _attach(parent, key, target, position, block, name, at)
@@ -261,12 +278,22 @@ class _InitWeights:
 
 
 @MODELS.register_module(name='InjectNonlocal')
-def inject_nonlocal(module, blocks: Sequence[dict], input_shape: Optional[Sequence[int]] = None) -> nn.Module:
+def inject_nonlocal(module, blocks: Sequence[dict], input_shape: Optional[Sequence[int]] = None,
+                    pretrained: Optional[str] = None) -> nn.Module:
     """Build the host from its config in the current scope (or take a module) and return it with blocks inserted.
 
     The host keeps its class, so everything of it works as before (``init_weights``, multi-output forward,
     checkpoint names); its ``init_weights`` afterwards restores the blocks' identity start if it reset their norms.
+    ``pretrained`` is passed on to the host's config: mmseg's ``EncoderDecoder(pretrained=...)`` (set in upstream
+    configs) writes it into the backbone config, which here is ours.
     """
+    if pretrained is not None:
+        if not isinstance(module, dict):
+            raise TypeError('InjectNonlocal got pretrained=... with a built module: load its weights yourself')
+        if module.get('pretrained') not in (None, pretrained):
+            raise ValueError(f'both the host config (pretrained={module["pretrained"]!r}) and its owner '
+                             f'(pretrained={pretrained!r}) set pretrained weights')
+        module = dict(module, pretrained=pretrained)
     host = MODELS.build(module) if isinstance(module, dict) else module
     if not isinstance(host, nn.Module):
         raise TypeError(f'InjectNonlocal needs a module or a module config, got {type(host).__name__}')
