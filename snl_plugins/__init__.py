@@ -15,6 +15,8 @@ __version__ = '0.1.0'
 # by the adapter itself when someone imports it.
 if importlib.util.find_spec('timm') is not None:
     from . import cls, timm  # noqa: F401  (timm model names; TimmClassifier, data sets, metrics)
+if importlib.util.find_spec('mmaction') is not None:
+    from . import mmaction  # noqa: F401  (ResNetP3D in mmaction2's MODELS; costs mmaction.registry only)
 
 __all__ = ['A2', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalStage', 'SNL', 'capture_affinities', 'gSNL',
            'inject_nonlocal', 'insert_nonlocal', 'nonlocal_modules', 'ops']
