@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence
 
 import timm
 from timm.models import register_model
-from timm.models._features import FeatureGetterNet
+from timm.models._features import FeatureDictNet, FeatureGetterNet
 from timm.models._pretrained import DefaultCfg, PretrainedCfg
 from torch import nn
 
@@ -39,9 +39,26 @@ def nonlocal_specs(block_type: str, at: Sequence[str], position: str, units: int
     return specs
 
 
+def _pruned(model: nn.Module, host: nn.Module, path: str) -> bool:
+    """Whether ``path`` lies in a stage that a features_only model with ``out_indices`` cut away (the list / dict
+    wrappers drop the stages after the last index; the getter's ``prune_intermediate_layers`` replaces them by
+    ``nn.Identity`` or an empty ``nn.Sequential``)."""
+    if not isinstance(model, (FeatureDictNet, FeatureGetterNet)):
+        return False
+    stage = str(path).split('.')[0]
+    if stage not in {info['module'].split('.')[0] for info in model.feature_info.info}:
+        return False
+    module = host._modules.get(stage)
+    return module is None or isinstance(module, nn.Identity) or (isinstance(module, nn.Sequential) and not module)
+
+
 def _inject(model: nn.Module, specs) -> nn.Module:
     # features_only='getter' wraps the network as `.model`; the list / dict wrappers keep its stage names.
-    insert_nonlocal(model.model if isinstance(model, FeatureGetterNet) else model, specs)
+    host = model.model if isinstance(model, FeatureGetterNet) else model
+    # a block in a stage the features model never runs is left out, as timm leaves out the stage itself
+    specs = [spec for spec in specs if not _pruned(model, host, spec['at'])]
+    if specs:
+        insert_nonlocal(host, specs)
     return model
 
 

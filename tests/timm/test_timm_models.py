@@ -270,3 +270,32 @@ def test_pretrained_from_local_file(tmp_path, base, name):
     # the blocks themselves are fresh (identity) and trainable
     (_, block), = _blocks(model)
     assert block.norm.weight.abs().sum() == 0
+
+
+@pytest.mark.parametrize('feature_cls', [None, 'getter'])
+def test_features_only_out_indices_before_the_block(feature_cls):
+    """out_indices that stop before the block's stage: timm cuts the stage away, and the block with it; blocks in
+    stages that are kept still go in; a wrong path is still an error."""
+    kwargs = dict(features_only=True, out_indices=(1, 2))
+    if feature_cls:
+        kwargs['feature_cls'] = feature_cls
+    x = torch.randn(1, 3, 64, 64)
+    model = timm.create_model('resnet50_snl', **kwargs)
+    assert [f.shape[1] for f in model(x)] == [256, 512]
+    assert not [n for n, _ in model.named_modules() if 'snl_' in n]
+    model = timm.create_model('resnet50_snl', nl_at=('layer2.-1', 'layer3.-1'), **kwargs)
+    prefix = 'model.' if feature_cls else ''
+    assert [n for n, _ in model.named_modules() if n.rsplit('.', 1)[-1].startswith('snl_')] == [
+        f'{prefix}layer2.snl_before_3']
+    assert [f.shape[1] for f in model(x)] == [256, 512]
+    with pytest.raises(ValueError, match='no submodule "layer9"'):
+        timm.create_model('resnet50_snl', nl_at='layer9.0', **kwargs)
+    model = timm.create_model('preresnet20_snl', features_only=True, out_indices=(0,), **(
+        dict(feature_cls=feature_cls) if feature_cls else {}))
+    assert [n for n, _ in model.named_modules() if 'snl_' in n][:1] == [f'{prefix}layer1.snl_after_1']
+
+
+def test_pretrained_tag_in_the_name():
+    model = timm.create_model('resnet18_snl.a1_in1k', num_classes=3)
+    assert model.pretrained_cfg['architecture'] == 'resnet18_snl' and model.pretrained_cfg['tag'] == 'a1_in1k'
+    assert model.pretrained_cfg['hf_hub_id'] == timm.models.get_pretrained_cfg('resnet18').hf_hub_id
