@@ -194,23 +194,40 @@ def plot(rows, path):
     fig.savefig(path, dpi=110)
 
 
+_CROSSOVER = r'''
+import json, statistics, sys, time
+import torch
+from snl_plugins import SNL
+cs, side, repeats = (int(v) for v in sys.argv[1:4])
+torch.manual_seed(0)
+blocks = {p: SNL(2 * cs, inter_channels=cs, path=p, zero_init=False) for p in ('dense', 'factorised')}
+blocks['factorised'].load_state_dict(blocks['dense'].state_dict())
+x = torch.randn(2, 2 * cs, side, side, requires_grad=True)
+times = {p: [] for p in blocks}
+for i in range(repeats + 1):  # interleaved, so that load on a shared machine hits both alike
+    for p, block in blocks.items():
+        t = time.perf_counter(); block(x).square().mean().backward()
+        if i:
+            times[p].append(time.perf_counter() - t)
+print(json.dumps({p: statistics.median(t) for p, t in times.items()}))
+'''
+
+
 def crossover(args):
-    print('| Cs | N | dense ms | factorised ms | dense / factorised |\n|---|---|---|---|---|')
-    found = []
+    """Dense vs factorised SNL (B = 2, C1 = 2 Cs) over N, timed interleaved in one process per size."""
+    print('| Cs | N | N / Cs | dense ms | factorised ms | dense / factorised |\n|---|---|---|---|---|---|')
+    found = {}
     for cs in (64, 128, 256):
-        first = None
-        for side in (8, 12, 16, 20, 24, 32):
+        for side in (8, 12, 16, 20, 24, 28, 32):
             n = side * side
-            t = {}
-            for path in ('dense', 'factorised'):
-                spec_name = f'SNL {path}'
-                r = run_case(spec_name, (side, side), 2, 2 * cs, cs, args.repeats, args.device)
-                t[path] = r['time']
+            proc = subprocess.run([sys.executable, '-c', _CROSSOVER, str(cs), str(side), str(max(args.repeats, 5))],
+                                  capture_output=True, text=True, check=True)
+            t = json.loads(proc.stdout.strip().splitlines()[-1])
             ratio = t['dense'] / t['factorised']
-            print(f"| {cs} | {n} | {t['dense'] * 1e3:.2f} | {t['factorised'] * 1e3:.2f} | {ratio:.2f} |", flush=True)
-            if first is None and ratio > 1:
-                first = n / cs
-        found.append(first)
+            print(f"| {cs} | {n} | {n / cs:.2f} | {t['dense'] * 1e3:.2f} | {t['factorised'] * 1e3:.2f} | "
+                  f"{ratio:.2f} |", flush=True)
+            if cs not in found and ratio > 1:
+                found[cs] = n / cs
     print(f'\nfactorised first faster at N / Cs = {found} (FACTORISED_CROSSOVER in snl_plugins/ops/affinity.py)')
 
 
