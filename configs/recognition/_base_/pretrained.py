@@ -1,0 +1,12 @@
+# The ONE place where the video configs find their initial weights: local files, nothing is fetched.
+# Set these paths (or override them with --cfg-options) before training.
+#
+# ImageNet 2D ResNet-50 (a torchvision state dict, e.g. torch.save(torchvision.models.resnet50(weights=...).state_dict()))
+# inflated into I3D when training on Kinetics-400 from ImageNet:
+imagenet_resnet50 = 'checkpoints/resnet50_torchvision_imagenet.pth'
+# Kinetics-400-pretrained 3D networks that the UCF-101 fine-tuning rows start from (paper Sec. 5 and App. F):
+# an mmaction2 I3D-R50 checkpoint (e.g. trained with i3d/i3d_r50_8xb8-32x2x1-100e_kinetics400-rgb.py, or mmaction2's
+# released i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb checkpoint, downloaded by hand):
+kinetics400_i3d_r50 = 'checkpoints/i3d_r50_kinetics400.pth'
+# a Recognizer3D + ResNetP3D(depth=50) checkpoint trained on Kinetics-400:
+kinetics400_p3d_r50 = 'checkpoints/p3d_r50_kinetics400.pth'
