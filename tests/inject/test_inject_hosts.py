@@ -16,7 +16,7 @@ from mmengine.registry import MODELS
 from torch import nn
 
 import snl_plugins
-from snl_plugins import A2, NL, SNL, NonlocalStage, gSNL, inject_nonlocal, insert_nonlocal
+from snl_plugins import A2, SNL, NonlocalStage, gSNL, inject_nonlocal, insert_nonlocal
 from snl_plugins.blocks.base import _NonlocalNd
 
 
