@@ -1,0 +1,11 @@
+# Baseline (no block): mmseg's deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py unmodified (mmseg's own VOC schedule), evaluated with fwIoU too.
+_base_ = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py'
+# snl_plugins: blocks and InjectNonlocal (core), FwIoUMetric / NonlocalHead / mask checks (snl_plugins.mmseg)
+custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmseg'], allow_failed_imports=False)
+# every mask is checked against its image and the 21 classes (255 = ignore), naming the file on failure
+train_dataloader = dict(dataset=dict(type='CheckedConcatDataset'))
+val_dataloader = dict(dataset=dict(type='CheckedPascalVOCDataset'))
+test_dataloader = val_dataloader
+# mmseg's IoUMetric (aAcc, mIoU, mAcc) plus the paper's frequency-weighted IoU (fwIoU), all in percent
+val_evaluator = dict(type='FwIoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
