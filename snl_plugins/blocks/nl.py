@@ -11,12 +11,16 @@ from .base import AffinityEmbedding, _NonlocalNd, subsample_pool
 
 class _AffinityBlock(AffinityEmbedding, _NonlocalNd):
     """A block with a g projection, one output projection ``w`` and an affinity (own or passed by a stage)."""
+    can_sub_sample = True
 
     def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, *,
                  kernel: str = 'embedded_gaussian', normalize: Optional[str] = None, symmetric: bool = False,
                  use_scale: bool = True, path: str = 'auto', sub_sample: bool = False, dim: int = 2,
                  norm_cfg: Optional[dict] = None, relu: bool = False, zero_init: Optional[bool] = None,
                  shared_affinity: bool = False):
+        if sub_sample and not self.can_sub_sample:
+            raise ValueError(f'{type(self).__name__} subtracts D_A Z at the query positions, so keys cannot be '
+                             'sub-sampled')
         super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
                          norm_cfg=norm_cfg, relu=relu, zero_init=zero_init)
         self.shared_affinity = shared_affinity
@@ -69,11 +73,7 @@ class NS(_AffinityBlock):
     so that NS equals SNL with W1 = -W2 under row normalisation. Several units sharing one affinity computed from
     the stage input form Tao et al.'s nonlocal stage: ``NonlocalStage(unit='NS')``.
     """
-
-    def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, **kwargs):
-        if kwargs.get('sub_sample'):
-            raise ValueError('NS subtracts D_A Z at the query positions, so keys cannot be sub-sampled')
-        super().__init__(in_channels, reduction, inter_channels, **kwargs)
+    can_sub_sample = False
 
     def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if affinity is None:

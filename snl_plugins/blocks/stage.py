@@ -15,17 +15,6 @@ STAGE_UNITS = {'SNL': SNL, 'gSNL': gSNL, 'NL': NL, 'NS': NS}
 _AFFINITY_ARGS = ('kernel', 'normalize', 'symmetric', 'use_scale', 'path')
 
 
-def _affinity_defaults(unit_cls) -> dict:
-    """The unit type's defaults of the affinity options, from the first ``__init__`` in its MRO that names them
-    (NS's own ``__init__`` only forwards ``**kwargs``)."""
-    for klass in unit_cls.__mro__:
-        if '__init__' in vars(klass):
-            params = inspect.signature(klass.__init__).parameters
-            if all(k in params for k in _AFFINITY_ARGS):
-                return {k: params[k].default for k in _AFFINITY_ARGS}
-    raise TypeError(f'{unit_cls.__name__} has no __init__ with the affinity options {_AFFINITY_ARGS}')
-
-
 @MODELS.register_module()
 class NonlocalStage(AffinityEmbedding, _NonlocalNd):
     """``num_units`` units of one type (SNL, gSNL, NL, NS) applied in sequence, all with the affinity ``A`` that the
@@ -44,7 +33,7 @@ class NonlocalStage(AffinityEmbedding, _NonlocalNd):
         if num_units < 1:
             raise ValueError(f'num_units must be >= 1, got {num_units}')
         unit_cls = STAGE_UNITS[unit]
-        defaults = _affinity_defaults(unit_cls)
+        defaults = {k: p.default for k, p in inspect.signature(unit_cls).parameters.items()}
         affinity = unit_cls.affinity_options(**{k: kwargs.pop(k, defaults[k]) for k in _AFFINITY_ARGS})
         super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
                          relu=kwargs.get('relu', False), zero_init=kwargs.get('zero_init'))
