@@ -185,6 +185,9 @@ def kinetics_annotations(csv_file: str, videos: str, classes: Optional[Sequence[
                 continue
             raise DataSetError(f'missing video: {where} ({csv_file}, line {n}; also looked for other extensions '
                                f'and directly under {videos}); pass skip_missing to leave missing videos out')
+        if ' ' in rel:
+            raise DataSetError(f'{osp.join(videos, rel)}: mmaction2\'s VideoDataset splits list lines at spaces; '
+                               'rename class directories with underscores (abseiling/..., air_drumming/...)')
         check_video(osp.join(videos, rel), check)
         pairs.append((rel, index[r['label']]))
     return pairs, list(classes), missing

@@ -1,0 +1,50 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / 'tests') not in sys.path:
+    sys.path.insert(0, str(ROOT / 'tests'))  # fixtures.video (mmseg installs a top-level `tests` package)
+
+pytest.importorskip('mmaction')
+
+
+@pytest.fixture(scope='session')
+def mmaction_scope():
+    """mmaction2's modules registered and its scope current, as mmaction2's tools do."""
+    import snl_plugins  # noqa: F401  (drn placeholder, ResNetP3D, blocks)
+    from mmaction.utils import register_all_modules
+    from mmengine.registry import DefaultScope, init_default_scope
+    register_all_modules(init_default_scope=False)
+    init_default_scope('mmaction')
+    yield
+    DefaultScope._instance_dict.pop('mmaction', None)
+
+
+@pytest.fixture(scope='session')
+def torchvision_r50(tmp_path_factory):
+    """A local torchvision ResNet-50 state dict with non-trivial norms (stands in for the ImageNet download)."""
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    net = torchvision.models.resnet50()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.1, 0.1)
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    path = tmp_path_factory.mktemp('weights') / 'resnet50_torchvision.pth'
+    torch.save(net.state_dict(), path)
+    return str(path), net.eval()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
