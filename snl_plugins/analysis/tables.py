@@ -7,8 +7,9 @@ validation lines carrying the metrics. The metrics taken (``source``): ``auto`` 
 one, else the last validation; ``test``; ``last`` / ``best`` validation (best by the table's first metric).
 
 Row identity comes from the config name (the copy mmengine leaves in the work dir, else the directory name), in the
-naming of ``configs/``: ``<backbone>[-<block>][-<setting>]_...``, e.g. ``preresnet56-snl-sub4_1xb128-300e_cifar100``
--> backbone preresnet56, block SNL, setting sub4; ``--label DIR=SETTING:TYPE`` overrides it.
+naming of ``configs/``: ``<backbone>[-<block>][-<setting>]_...`` (OpenMMLab's ``<model>_<backbone>[-<block>]_<schedule>_...``
+too), e.g. ``preresnet56-snl-sub4_1xb128-300e_cifar100`` -> backbone preresnet56, block SNL, setting sub4;
+``i3d_r50-snl_8xb8-...`` -> i3d, SNL; ``--label DIR=SETTING:TYPE`` overrides it.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ BLOCK_TOKENS = {'snl': 'SNL', 'gsnl': 'gSNL', 'nl': 'NL', 'ns': 'NS', 'a2': 'A2'
 TYPE_ORDER = ['baseline', 'NL', 'NS', 'A2', 'CGNL', 'SNL', 'gSNL']
 LABELS = {'baseline': None, 'NL': '+ NL', 'NS': '+ NS', 'A2': '+ A2', 'CGNL': '+ CGNL', 'SNL': '+ *SNL',
           'gSNL': '+ *gSNL'}
-BACKBONES = {'preresnet20': 'PR-20', 'preresnet56': 'PR-56', 'resnet50': 'R-50', 'i3d': 'I3D'}
+BACKBONES = {'preresnet20': 'PR-20', 'preresnet56': 'PR-56', 'resnet50': 'R-50', 'i3d': 'I3D', 'slowfast': 'SlowFast',
+             'p3d': 'P3D', 'deeplabv3': 'DeepLabV3 R-50', 'deeplabv3plus': 'DeepLabV3+ R-50'}
 # canonical metric -> normalised key names (lower case, last '/' part, alphanumerics only)
 METRICS = {
     'top1': ('top1', 'top1acc', 'acctop1'),
@@ -104,8 +106,12 @@ def config_name(work_dir: str) -> str:
 
 def identify(name: str, settings: Optional[Dict[str, str]] = None) -> dict:
     """Backbone, block type and setting token of a config name (see the module docstring)."""
-    model_part = name.split('_')[0]
-    tokens = [t.lower() for t in re.split(r'[-_]', model_part) if t]
+    parts = []
+    for part in name.split('_'):  # the model parts end where the schedule part (1xb128, 8xb8, 4xb4) starts
+        if re.fullmatch(r'\d+xb\d+', part.lower()):
+            break
+        parts.append(part)
+    tokens = [t.lower() for p in parts for t in p.split('-') if t]
     backbone = tokens[0] if tokens else name
     kind, setting = 'baseline', ''
     known = set(settings or {}) - {''}

@@ -123,6 +123,11 @@ def test_grouped_conv_is_expanded_block_diagonally():
     ('preresnet56-gsnl-sp5_1xb128-300e_cifar100', ('preresnet56', 'gSNL', 'sp5')),
     ('resnet50-cgnl_1xb64-200e_cub200', ('resnet50', 'CGNL', '')),
     ('preresnet56-ns-stage3_1xb128-300e_cifar100', ('preresnet56', 'NS', 'stage3')),
+    ('i3d_r50-snl_8xb8-32x2x1-100e_ucf101-split1-rgb', ('i3d', 'SNL', '')),
+    ('i3d_r50_8xb8-32x2x1-100e_ucf101-split1-rgb', ('i3d', 'baseline', '')),
+    ('i3d_r50-snl-mmaction-nl-placement_8xb8-32x2x1-100e_kinetics400-rgb', ('i3d', 'SNL', '')),
+    ('deeplabv3_r50-d8-gsnl_4xb4-20k_voc12aug-512x512', ('deeplabv3', 'gSNL', '')),
+    ('slowfast_r50-nl_8xb8-4x16x1-100e_kinetics400-rgb', ('slowfast', 'NL', '')),
 ])
 def test_config_names_give_block_and_setting(name, expected):
     ident = tables.identify(name)
