@@ -1,0 +1,207 @@
+"""End to end, segmentation: tools/train.py and tools/test.py on a tiny VOC2012-layout data set with DeepLabV3-R50 +
+SNL (our config, shrunk: crop 64, BN, a narrow head, 4 iterations); and mmsegmentation's own tool sequence
+(register_all_modules -> Config.fromfile -> Runner.from_cfg(cfg).train() -> test from the saved checkpoint) in a fresh
+interpreter of an environment with the start-up hook of ``python -m snl_plugins.mmseg.startup install``."""
+import json
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tests'))  # for fixtures (see fixtures/datasets.py)
+from fixtures.voc import write_voc  # noqa: E402
+
+pytest.importorskip('mmseg')
+pytestmark = pytest.mark.slow
+SNL_CFG = ROOT / 'configs/segmentation/deeplabv3/deeplabv3_r50-d8-snl_4xb4-20k_voc12aug-512x512.py'
+METRIC_KEYS = ('aAcc', 'mIoU', 'mAcc', 'fwIoU')
+
+
+def env():
+    e = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    e['PYTHONPATH'] = os.pathsep.join([str(ROOT), e.get('PYTHONPATH', '')])
+    return e
+
+
+def run(cmd, timeout=300, cwd=ROOT):
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
+
+
+def check(proc):
+    assert proc.returncode == 0, f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}'
+    return proc.stdout + proc.stderr
+
+
+def tiny_seg_config(path: Path, data_root: str, base: Path = SNL_CFG, iters: int = 4) -> Path:
+    """Our DeepLabV3-R50 + SNL config with a small crop, BN, a narrow head and a few iterations."""
+    path.write_text(textwrap.dedent(f'''\
+        _base_ = ['{base}']
+        data_root = '{data_root}'
+        crop_size = (64, 64)
+        norm_cfg = dict(type='BN', requires_grad=True)
+        model = dict(
+            pretrained=None,
+            data_preprocessor=dict(size=crop_size),
+            backbone=dict(module=dict(norm_cfg=norm_cfg),
+                          blocks=[dict(type='SNL', at='layer3.-1', position='before', norm_cfg=norm_cfg)]),
+            decode_head=dict(channels=32, norm_cfg=norm_cfg),
+            auxiliary_head=dict(channels=16, norm_cfg=norm_cfg))
+        train_pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='RandomResize', scale=(128, 64), ratio_range=(0.75, 1.25), keep_ratio=True),
+            dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+            dict(type='RandomFlip', prob=0.5),
+            dict(type='Pad', size=crop_size),
+            dict(type='PackSegInputs')]
+        test_pipeline = [
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(96, 53), keep_ratio=True),
+            dict(type='LoadAnnotations'),
+            dict(type='PackSegInputs')]
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(type='CheckedConcatDataset', datasets=[dict(
+                type='PascalVOCDataset', data_root=data_root, ann_file='ImageSets/Segmentation/train.txt',
+                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+                pipeline=train_pipeline)]))
+        val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
+                              dataset=dict(data_root=data_root, pipeline=test_pipeline))
+        test_dataloader = val_dataloader
+        train_cfg = dict(max_iters={iters}, val_interval={iters})
+        default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={iters}))
+        randomness = dict(seed=0)
+        '''))
+    return path
+
+
+def scalars(work_dir: Path):
+    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
+    assert files, f'no scalars.json under {work_dir}'
+    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
+
+
+def test_metrics(out: str):
+    """The metrics line of an mmengine test/val log, as a dict."""
+    line = [ln for ln in out.splitlines() if 'Iter(test)' in ln and 'mIoU' in ln]
+    assert line, out[-3000:]
+    return {k: float(v) for k, v in re.findall(r'(aAcc|mIoU|mAcc|fwIoU): ([\d.]+|nan)', line[-1])}
+
+
+test_metrics.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope='module')
+def voc(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('seg')
+    # odd image sizes: whole-image inference runs the blocks on maps that are not the training crop
+    data = write_voc(tmp / 'data', n_train=4, n_val=2, size=[(45, 61), (50, 47)])
+    return dict(tmp=tmp, data=data, cfg=tiny_seg_config(tmp / 'tiny_deeplabv3_snl.py', data))
+
+
+def test_our_tools_train_then_test(voc):
+    tmp, cfg = voc['tmp'], voc['cfg']
+    work = tmp / 'work'
+    out = check(run([sys.executable, 'tools/train.py', cfg, '--work-dir', work]))
+    assert 'Iter(train) [4/4]' in out and (work / 'iter_4.pth').is_file()
+    vals = [s for s in scalars(work) if 'mIoU' in s]
+    assert len(vals) == 1 and all(0 <= vals[0][k] <= 100 for k in METRIC_KEYS)
+    # the block is in the trained model's weights
+    import torch
+    state = torch.load(work / 'iter_4.pth', map_location='cpu', weights_only=False)['state_dict']
+    assert any(k.startswith('backbone.layer3.snl_before_5.') for k in state)
+
+    out = check(run([sys.executable, 'tools/test.py', cfg, work / 'iter_4.pth', '--work-dir', tmp / 'test_wd']))
+    metrics = test_metrics(out)
+    assert set(metrics) == set(METRIC_KEYS)
+    assert metrics == pytest.approx({k: vals[0][k] for k in METRIC_KEYS}, abs=0.011)  # same checkpoint, same data
+    # sliding-window inference with the blocks inside, windows smaller than the (odd-sized) test images
+    out = check(run([sys.executable, 'tools/test.py', cfg, work / 'iter_4.pth', '--work-dir', tmp / 'slide_wd',
+                     '--cfg-options', 'model.test_cfg.mode=slide', 'model.test_cfg.crop_size=[40,40]',
+                     'model.test_cfg.stride=[27,27]']))
+    assert set(test_metrics(out)) == set(METRIC_KEYS)
+
+
+def test_bad_mask_fails_naming_the_file(voc, tmp_path):
+    import shutil
+
+    import numpy as np
+    from fixtures.voc import write_voc_mask
+    data = tmp_path / 'VOC2012'
+    shutil.copytree(voc['data'], data)
+    bad = data / 'SegmentationClass' / '2007_000000.png'  # a training image, 45 x 61
+    write_voc_mask(bad, np.full((45, 61), 30, np.uint8))
+    cfg = tiny_seg_config(tmp_path / 'bad.py', str(data), iters=1)
+    proc = run([sys.executable, 'tools/train.py', cfg, '--work-dir', tmp_path / 'wd'])
+    assert proc.returncode != 0
+    assert 'SegMapError' in proc.stderr and f'mask {bad}' in proc.stderr and ': 30 in 2745 pixels' in proc.stderr
+
+
+MMSEG_SEQUENCE = '''
+import json, sys
+from mmseg.utils import register_all_modules
+register_all_modules(init_default_scope=True)  # imports mmseg.models (mmcv.ops) before any config is read
+from mmengine.config import Config
+from mmengine.runner import Runner
+cfg_file, work_dir = sys.argv[1], sys.argv[2]
+cfg = Config.fromfile(cfg_file)
+cfg.work_dir = work_dir
+Runner.from_cfg(cfg).train()
+cfg = Config.fromfile(cfg_file)  # as mmseg's tools/test.py: load_from = the checkpoint
+cfg.work_dir = work_dir + '_test'
+cfg.load_from = work_dir + '/iter_4.pth'
+metrics = Runner.from_cfg(cfg).test()
+print('METRICS ' + json.dumps({k: float(v) for k, v in metrics.items()}))
+'''
+
+
+@pytest.fixture(scope='module')
+def fresh_env(tmp_path_factory):
+    """A new virtual environment whose site-packages (1) chains to the project's environment and (2) holds the
+    start-up ``.pth`` written by the documented command, so a fresh interpreter starts as a user's would."""
+    tmp = tmp_path_factory.mktemp('venv')
+    venv = tmp / 'venv'
+    check(run([sys.executable, '-m', 'venv', '--without-pip', venv]))
+    python = venv / 'bin' / 'python'
+    site = Path(check(run([python, '-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"])).strip())
+    parent = sysconfig.get_paths()['purelib']
+    (site / '00_parent_env.pth').write_text(f'import site; site.addsitedir({parent!r})\n')
+    plain = tmp / 'plain'
+    check(run([sys.executable, '-m', 'venv', '--without-pip', plain]))
+    plain_python = plain / 'bin' / 'python'
+    plain_site = Path(check(run([plain_python, '-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"]))
+                      .strip())
+    (plain_site / '00_parent_env.pth').write_text(f'import site; site.addsitedir({parent!r})\n')
+    out = check(run([python, '-m', 'snl_plugins.mmseg.startup', 'install']))
+    assert (site / 'snl_plugins_mmcv_lite.pth').is_file() and str(site) in out
+    return dict(python=python, plain_python=plain_python, site=site)
+
+
+def test_mmseg_own_tool_sequence_with_the_startup_hook(voc, fresh_env, tmp_path):
+    import importlib.util
+    full_mmcv = importlib.util.find_spec('mmcv._ext') is not None and not getattr(
+        sys.modules.get('mmcv._ext'), '__snl_placeholder__', False)
+    script = tmp_path / 'mmseg_sequence.py'
+    script.write_text(MMSEG_SEQUENCE)
+    if not full_mmcv:  # without the hook, mmcv-lite fails before any config (and so custom_imports) is read
+        proc = run([fresh_env['plain_python'], script, voc['cfg'], tmp_path / 'plain'], cwd=tmp_path)
+        assert proc.returncode != 0 and "No module named 'mmcv._ext'" in proc.stderr
+    out = check(run([fresh_env['python'], script, voc['cfg'], tmp_path / 'work'], cwd=tmp_path))
+    assert (tmp_path / 'work' / 'iter_4.pth').is_file()
+    metrics = json.loads(out.split('METRICS ', 1)[1].splitlines()[0])
+    assert set(METRIC_KEYS) <= set(metrics) and all(0 <= metrics[k] <= 100 for k in METRIC_KEYS)
+
+
+def test_startup_hook_is_inert_until_mmcv_ops(fresh_env):
+    out = check(run([fresh_env['python'], '-c', 'import sys; print(sorted(m for m in sys.modules if m.startswith(('
+                     '"mmcv", "snl_plugins", "torch"))), [type(f).__name__ for f in sys.meta_path][0])']))
+    assert out.strip().endswith("[] MmcvLiteFinder")
+    from snl_plugins.mmseg.startup import uninstall  # the CLI's `uninstall` (its `install` ran in fresh_env)
+    assert uninstall(str(fresh_env['site'])) == str(fresh_env['site'] / 'snl_plugins_mmcv_lite.pth')
+    assert not (fresh_env['site'] / 'snl_plugins_mmcv_lite.pth').exists()
