@@ -23,6 +23,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(VPY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# Baseline vs SNL on scikit-learn's digits through tools/train.py and tools/test.py (docs/demo.md);
+# options: make demo DEMO_ARGS="--seeds 0 --epochs 4"
+demo: $(STAMP)
+	$(VPY) tools/demo.py $(DEMO_ARGS)
+
 benchmark: $(STAMP)
 	$(VPY) tools/analysis/benchmark_blocks.py --out docs/benchmark_blocks
 
