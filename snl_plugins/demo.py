@@ -117,7 +117,7 @@ def _paste_pair(rng, a: np.ndarray, b: np.ndarray, canvas: int = 32) -> np.ndarr
     return out
 
 
-def write_digit_pairs(root, n_train: int = 3000, n_test: int = 1000, canvas: int = 32, digit_size: int = 12,
+def write_digit_pairs(root, n_train: int = 2000, n_test: int = 1000, canvas: int = 32, digit_size: int = 10,
                       train_size: Optional[int] = None, test_size: Optional[int] = None, seed: int = 0) -> dict:
     """The context task: ``root/{train,test}/{different,same}/<n>.png``, two digits (upsampled to ``digit_size``) far
     apart on a ``canvas`` x ``canvas`` image, label ``same`` when both are the same digit (half of the images).
@@ -152,7 +152,7 @@ def write_digit_pairs(root, n_train: int = 3000, n_test: int = 1000, canvas: int
 
 # ---------------------------------------------------------------------------------------------------- running
 def _env() -> dict:
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHONUNBUFFERED='1')  # progress lines as they come
     env['PYTHONPATH'] = os.pathsep.join(p for p in (str(ROOT), env.get('PYTHONPATH', '')) if p)
     return env
 
@@ -209,6 +209,13 @@ def _curves(work_dir: Path) -> dict:
                 val_epoch=sorted(val), val_top1=[val[e] for e in sorted(val)])
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: what a run costs whatever else loads the machine."""
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def count_params(config: Path) -> int:
     """Trainable parameters of the config's model (built here, as the tools build it)."""
     from mmengine.config import Config
@@ -240,10 +247,10 @@ def train_and_test(label: str, config: Path, work_dir: Path, data_root: Path, ep
             return f'  [{label}, seed {seed}] epoch {m.group(1)}/{epochs}: held-out top-1 {float(m.group(2)):.2f}'
         return None
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     _run_tool(['tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *opts],
               work_dir / 'train_stdout.log', echo)
-    train_wall = time.perf_counter() - t0
+    train_wall, train_cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     last = work_dir / 'last_checkpoint'
     ckpt = Path(last.read_text().strip()) if last.is_file() else work_dir / f'epoch_{epochs}.pth'
     if not ckpt.is_absolute():
@@ -260,7 +267,7 @@ def train_and_test(label: str, config: Path, work_dir: Path, data_root: Path, ep
                 seed=seed, epochs=epochs, work_dir=str(work_dir), checkpoint=str(ckpt), top1=float(m.group(1)),
                 last_val_top1=curves['val_top1'][-1] if curves['val_top1'] else None,
                 sec_per_epoch=statistics.fmean(curves['epoch_time']) if curves['epoch_time'] else float('nan'),
-                train_wall_s=train_wall, test_wall_s=test_wall, curves=curves)
+                train_wall_s=train_wall, train_cpu_s=train_cpu, test_wall_s=test_wall, curves=curves)
 
 
 # --------------------------------------------------------------------------------------------------- reporting
@@ -282,14 +289,15 @@ def summarize(runs: List[dict], params: Dict[str, int]) -> List[dict]:
         rows.append(dict(model=label, seeds=[r['seed'] for r in rs], top1=top1, top1_mean=statistics.fmean(top1),
                          top1_std=statistics.stdev(top1) if len(top1) > 1 else 0.0,
                          delta=diffs, sec_per_epoch=[r['sec_per_epoch'] for r in rs],
-                         train_wall_s=[r['train_wall_s'] for r in rs], params=params.get(label)))
+                         train_wall_s=[r['train_wall_s'] for r in rs], train_cpu_s=[r['train_cpu_s'] for r in rs],
+                         params=params.get(label)))
     return rows
 
 
 def format_table(rows: List[dict], n_test: Optional[int] = None) -> str:
     several = len(rows[0]['top1']) > 1
     head = ['model', 'held-out top-1 (%)' + (' mean ± std' if several else ''), 'per seed', 'Δ vs baseline (pts)',
-            's / epoch (train)', 'params']
+            's / epoch (train)', 'train run: wall s (CPU s)', 'params']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '|'.join(['---'] + ['---:'] * (len(head) - 1)) + '|']
     for i, r in enumerate(rows):
         per_seed = ', '.join(f'{t:.1f}' for t in r['top1'])
@@ -301,12 +309,14 @@ def format_table(rows: List[dict], n_test: Optional[int] = None) -> str:
             delta = f'{m:+.2f} ± {statistics.stdev(r["delta"]):.2f}'
         params = f'{r["params"]:,}' if r['params'] is not None else '?'
         lines.append(f'| {r["model"]} | {_mean_std(r["top1"])} | {per_seed} | {delta} | '
-                     f'{_mean_std(r["sec_per_epoch"], 1)} | {params} |')
+                     f'{_mean_std(r["sec_per_epoch"], 1)} | {statistics.fmean(r["train_wall_s"]):.0f} '
+                     f'({statistics.fmean(r["train_cpu_s"]):.0f}) | {params} |')
     if n_test:
         lines.append('')
         lines.append(f'Held-out set: {n_test} images (one image = {100.0 / n_test:.2f} points of top-1). '
                      'Top-1 of the final checkpoint by tools/test.py; s / epoch sums the training iterations\' times '
-                     '(no validation, no start-up).')
+                     '(no validation, no start-up); a train run\'s wall and CPU seconds (mean over seeds) cover the '
+                     'whole tools/train.py process (start-up, training, validation every epoch, checkpoints).')
     return '\n'.join(lines)
 
 
@@ -345,11 +355,11 @@ def plot_curves(runs: List[dict], path: Path, title: str = '') -> Path:
 
 
 # ----------------------------------------------------------------------------------------------------------- main
-def run_demo(out='work_dirs/demo', seeds: Sequence[int] = (0, 1, 2), epochs: int = 8, task: str = 'digits',
+def run_demo(out='work_dirs/demo', seeds: Sequence[int] = (0, 1, 2), epochs: int = 6, task: str = 'digits',
              train_size: Optional[int] = None, test_size: Optional[int] = None, batch_size: Optional[int] = None,
              quiet: bool = False) -> dict:
     """Write the data, train and test both models for every seed, report. Returns ``results.json``'s content."""
-    t_start = time.perf_counter()
+    t_start, load0 = time.perf_counter(), list(os.getloadavg())
     out = Path(out)
     if not out.is_absolute():
         out = (Path.cwd() / out)
@@ -383,7 +393,7 @@ def run_demo(out='work_dirs/demo', seeds: Sequence[int] = (0, 1, 2), epochs: int
             if not quiet:
                 print(f'[{label}, seed {seed}] tools/test.py on {Path(run["checkpoint"]).name}: top-1 '
                       f'{run["top1"]:.2f}, {run["sec_per_epoch"]:.1f} s / epoch, train {run["train_wall_s"]:.0f} s '
-                      f'wall', flush=True)
+                      f'wall ({run["train_cpu_s"]:.0f} CPU s)', flush=True)
             runs.append(run)
 
     rows = summarize(runs, params)
@@ -394,10 +404,12 @@ def run_demo(out='work_dirs/demo', seeds: Sequence[int] = (0, 1, 2), epochs: int
     png = plot_curves(runs, out / 'learning_curves.png', title)
     results = dict(task=task, epochs=epochs, seeds=list(seeds), data=dict((k, v) for k, v in info.items()
                                                                           if not k.endswith('_index')),
-                   data_root=str(data_root), total_wall_s=total, torch_threads=_torch_threads(), rows=rows,
+                   data_root=str(data_root), total_wall_s=total, torch_threads=_torch_threads(),
+                   cpu_count=os.cpu_count(), loadavg_start=load0, loadavg_end=list(os.getloadavg()), rows=rows,
                    runs=runs, table=table, png=str(png))
     (out / 'results.json').write_text(json.dumps(results, indent=1))
-    (out / 'results.md').write_text(f'# {title}\n\n{table}\n\nTotal wall time: {total:.0f} s.\n')
+    (out / 'results.md').write_text(f'# {title}\n\n{table}\n\nTotal wall time: {total:.0f} s on {os.cpu_count()} CPUs '
+                                    f'(load average {load0[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).\n')
     print()
     print(table)
     print(f'\nlearning curves: {png}\nresults: {out / "results.md"}, {out / "results.json"}\n'
@@ -419,14 +431,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                 'handwritten digits through tools/train.py and tools/test.py; print a table, save '
                                 'learning curves and the work dirs.')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (default: 0 1 2)')
-    p.add_argument('--epochs', type=int, default=None, help='epochs per run (default: 8 for digits, 15 for pairs)')
+    p.add_argument('--epochs', type=int, default=None, help='epochs per run (default: 6 for digits, 15 for pairs)')
     p.add_argument('--out', default='work_dirs/demo', help='output folder (data, work dirs, table, PNG)')
     p.add_argument('--task', choices=('digits', 'pairs'), default='digits',
                    help='digits: the 10-class digits (default); pairs: the context variant (same digit or not, two '
                    'digits far apart on a 32x32 canvas)')
     p.add_argument('--train-size', type=int, default=None,
                    help='digits: keep a stratified subset of the 1,297 training images; pairs: number of training '
-                   'pairs (default 3000)')
+                   'pairs (default 2000)')
     p.add_argument('--test-size', type=int, default=None,
                    help='digits: keep a stratified subset of the 500 held-out images; pairs: number of test pairs '
                    '(default 1000)')
@@ -437,7 +449,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    epochs = args.epochs or (8 if args.task == 'digits' else 15)
+    epochs = args.epochs or (6 if args.task == 'digits' else 15)
     if epochs < 1:
         raise SystemExit('--epochs must be >= 1')
     return run_demo(out=args.out, seeds=args.seeds, epochs=epochs, task=args.task, train_size=args.train_size,

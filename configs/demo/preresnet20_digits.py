@@ -28,7 +28,7 @@ val_dataloader = dict(batch_size=250, num_workers=0, persistent_workers=False,
 test_dataloader = val_dataloader
 
 # SGD with Nesterov momentum, lr 0.1 for batch 64, cosine to 0 per iteration, weight decay 5e-4
-max_epochs = 8
+max_epochs = 6
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
 param_scheduler = dict(_delete_=True, type='CosineAnnealingLR', by_epoch=True, T_max=max_epochs, begin=0,
                        end=max_epochs, eta_min=0.0, convert_to_iter_based=True)
