@@ -6,7 +6,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-fast demo benchmark clean
+.PHONY: venv test test-fast demo demo-seg benchmark clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ test-fast: $(STAMP)
 # options: make demo DEMO_ARGS="--seeds 0 --epochs 4"
 demo: $(STAMP)
 	$(VPY) tools/demo.py $(DEMO_ARGS)
+
+# DeepLabV3-R18 plain vs + SNL on digit scenes in VOC2012 layout through tools/train.py and tools/test.py
+# (docs/segmentation.md); options: make demo-seg DEMO_SEG_ARGS="--iters 200 --out work_dirs/demo_seg"
+demo-seg: $(STAMP)
+	$(VPY) tools/demo_seg.py $(DEMO_SEG_ARGS)
 
 benchmark: $(STAMP)
 	$(VPY) tools/analysis/benchmark_blocks.py --out docs/benchmark_blocks
