@@ -38,7 +38,7 @@ def affinity_macs(affinity, value_channels: int, applications: int = 1, embed_ch
         e = embed_channels or value_channels
         build, apply = b * n * m * e, b * n * m * value_channels
     elif form == 'factorised':
-        k = affinity.left.shape[1]
+        k = affinity.rank
         build, apply = b * k * (n + m), b * k * (n + m) * value_channels
     else:  # the fused kernel recomputes Q K^T at every application
         e = affinity.query.shape[-1]

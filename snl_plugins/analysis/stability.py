@@ -68,15 +68,8 @@ class HopHistogram:
 
 def lowrank_factors(affinity: Affinity, b: int, dtype=torch.float64) -> Tuple[Tensor, Tensor]:
     """``(U, V)`` with ``A_b = U V`` (U: N x K, V: K x M) for a factorised affinity."""
-    left, right = affinity.left, affinity.right
-    assert left is not None and right is not None, 'not a factorised affinity'
-    u = left[b].to(dtype).t()
-    if affinity.row_scale is not None:
-        u = u * affinity.row_scale[b].to(dtype).unsqueeze(1)
-    v = right[b].to(dtype)
-    if affinity.col_scale is not None:
-        v = v * affinity.col_scale[b].to(dtype).unsqueeze(0)
-    return u, v
+    u, v = affinity.lowrank()
+    return u[b].to(dtype), v[b].to(dtype)
 
 
 def affinity_rows(affinity: Affinity, b: int, rows: Optional[Tensor] = None, dtype=torch.float64) -> Tensor:

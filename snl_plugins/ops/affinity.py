@@ -6,8 +6,8 @@ Layout: every tensor is channel-first and flattened over positions, ``B x C x N`
 
 The paper (Sec. 3.1) builds ``A`` in three steps: a kernel, symmetrisation ``(A + A^T) / 2`` and a normalisation.
 For the dot kernel, ``A_raw = P Q^T`` with ``P = relu(X W_phi)`` and ``Q = relu(X W_psi)`` is of rank <= Cs, so the
-normalised, symmetrised ``A`` is ``diag(r) L^T R diag(c)`` with ``L``, ``R`` of 2 Cs rows: ``A Z`` then costs
-O(N Cs^2) and never forms N x N (see ``Affinity``).
+normalised, symmetrised ``A`` is ``diag(r) (P Q^T + Q P^T) / 2 diag(c)``: ``A Z`` then costs O(N Cs^2) and never
+forms N x N (see ``Affinity``).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -46,8 +46,9 @@ class Affinity:
     Exactly one form is set:
 
     - ``dense``: the matrix itself, B x N x M.
-    - ``left``/``right`` (B x K x N, B x K x M): ``A = diag(row_scale) left^T right diag(col_scale)``,
-      the low-rank form of the dot kernel; the scales are B x N and B x M, or None for ones.
+    - ``left``/``right`` (B x K x N, B x K x M): the low-rank form of the dot kernel,
+      ``A = scale diag(row_scale) F diag(col_scale)`` with ``F = left^T right``, or with ``symmetric``
+      ``F = (left^T right + right^T left) / 2`` (N == M); the scales are B x N and B x M, or None for ones.
     - ``query``/``key`` (B x N x E, B x M x E) with ``scale``: ``A = softmax_j(query key^T * scale)``,
       applied with torch's fused ``scaled_dot_product_attention``, so N x M is never stored.
 
@@ -57,7 +58,7 @@ class Affinity:
     def __init__(self, dense: Optional[Tensor] = None, left: Optional[Tensor] = None,
                  right: Optional[Tensor] = None, row_scale: Optional[Tensor] = None,
                  col_scale: Optional[Tensor] = None, query: Optional[Tensor] = None, key: Optional[Tensor] = None,
-                 scale: float = 1.0):
+                 scale: float = 1.0, symmetric: bool = False):
         self.dense = dense
         self.left = left
         self.right = right
@@ -66,6 +67,7 @@ class Affinity:
         self.query = query
         self.key = key
         self.scale = scale
+        self.symmetric = symmetric
 
     @property
     def form(self) -> str:
@@ -80,13 +82,18 @@ class Affinity:
         """``A Z`` for a channel-first ``z`` (B x C x M); returns B x C x N."""
         dense, left, right = self.dense, self.left, self.right
         if dense is not None:
-            return torch.matmul(z, dense.transpose(1, 2))
+            return torch.bmm(z, dense.transpose(1, 2))
         if left is not None and right is not None:
             col_scale, row_scale = self.col_scale, self.row_scale
             if col_scale is not None:
                 z = z * col_scale.unsqueeze(1)
-            # (Z R^T) is C x K: the only product whose inner dimension is N, computed once.
-            out = torch.matmul(torch.matmul(z, right.transpose(1, 2)), left)
+            # Only the products with inner dimension N or M touch N-sized data; the scale goes on the C x K ones.
+            if self.symmetric:
+                zr = torch.bmm(z, right.transpose(1, 2)) * (0.5 * self.scale)
+                zl = torch.bmm(z, left.transpose(1, 2)) * (0.5 * self.scale)
+                out = torch.bmm(zr, left) + torch.bmm(zl, right)  # not baddbmm: mmengine's counter skips it
+            else:
+                out = torch.bmm(torch.bmm(z, right.transpose(1, 2)) * self.scale, left)
             if row_scale is not None:
                 out = out * row_scale.unsqueeze(1)
             return out
@@ -111,7 +118,10 @@ class Affinity:
         if dense is not None:
             return dense
         if left is not None and right is not None:
-            a = torch.matmul(left.transpose(1, 2), right)
+            a = torch.bmm(left.transpose(1, 2), right)
+            if self.symmetric:
+                a = 0.5 * (a + a.transpose(1, 2))
+            a = a * self.scale
             row_scale, col_scale = self.row_scale, self.col_scale
             if row_scale is not None:
                 a = a * row_scale.unsqueeze(2)
@@ -121,6 +131,28 @@ class Affinity:
         query, key = self.query, self.key
         assert query is not None and key is not None
         return torch.softmax(torch.matmul(query, key.transpose(1, 2)) * self.scale, dim=-1)
+
+    @torch.jit.unused
+    def lowrank(self) -> Tuple[Tensor, Tensor]:
+        """``(U, V)`` with ``A = U V`` (U: B x N x K, V: B x K x M; K = 2 Cs when symmetric), for analysis."""
+        assert self.left is not None and self.right is not None, f'a {self.form} affinity has no low-rank factors'
+        u, v = self.left.transpose(1, 2), self.right * self.scale
+        if self.symmetric:
+            u = torch.cat([u, self.right.transpose(1, 2)], dim=2)
+            v = torch.cat([v, self.left * self.scale], dim=1) * 0.5
+        if self.row_scale is not None:
+            u = u * self.row_scale.unsqueeze(2)
+        if self.col_scale is not None:
+            v = v * self.col_scale.unsqueeze(1)
+        return u, v
+
+    @property
+    def rank(self) -> int:
+        """K of the low-rank form (0 for the other forms)."""
+        left = self.left
+        if left is None:
+            return 0
+        return left.shape[1] * 2 if self.symmetric else left.shape[1]
 
     def size(self) -> List[int]:
         """``[B, N, M]``."""
@@ -194,19 +226,14 @@ def dot_affinity(p: Tensor, q: Tensor, symmetric: bool = True, normalize: str = 
         if scale is not None:
             a = a * scale
         return normalize_dense(a, normalize)
-    if symmetric:  # (P Q^T + Q P^T) / 2 = [P Q] [Q P]^T / 2
-        left, right = torch.cat([p, q], dim=1), torch.cat([q, p], dim=1) * 0.5
-    else:
-        left, right = p, q
+    factor = 1.0 if scale is None else scale
     if normalize == 'count':  # the NL paper's dot product: A / M
-        scale = (1.0 if scale is None else scale) / q.shape[2]
-    if scale is not None:
-        right = right * scale
-    raw = Affinity(left=left, right=right)
+        factor = factor / q.shape[2]
+    raw = Affinity(left=p, right=q, scale=factor, symmetric=symmetric)
     if normalize in ('none', 'count'):
         return raw
     row, col = _normalization_scales(raw.degrees(), normalize)
-    return Affinity(left=left, right=right, row_scale=row, col_scale=col)
+    return Affinity(left=p, right=q, row_scale=row, col_scale=col, scale=factor, symmetric=symmetric)
 
 
 def normalize_dense(a: Tensor, normalize: str) -> Affinity:
