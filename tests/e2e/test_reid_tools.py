@@ -1,0 +1,150 @@
+"""End to end: tools/train.py and tools/test.py on tiny Mars / iLIDS-VID / PRID2011 copies in their published layouts,
+through the real re-ID configs (a tiny config inherits one and shrinks backbone, frames, batch and epochs)."""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'tests'))  # for fixtures (see fixtures/datasets.py)
+from fixtures.reid import write_ilidsvid, write_mars, write_prid2011  # noqa: E402
+
+CFG_DIR = ROOT / 'configs' / 'reid'
+pytestmark = pytest.mark.slow
+METRIC_KEYS = ('reid/mAP', 'reid/rank1', 'reid/rank5', 'reid/rank10', 'reid/rank20')
+
+
+def run_tool(*args, launcher=None, timeout=300):
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    env['PYTHONPATH'] = os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')])
+    cmd = [sys.executable] + (launcher or []) + [str(a) for a in args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def check(proc):
+    assert proc.returncode == 0, f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}'
+    return proc.stdout + proc.stderr
+
+
+def tiny_config(path: Path, base: str, data_root: str, weights: Path, num_ids: int, dataset_extra: str = '',
+                epochs: int = 2) -> Path:
+    """ResNet-18 from a local weight file, 32 x 16 frames, clips of 3, P = 2 x K = 2, no workers."""
+    path.write_text(f'''_base_ = ['{CFG_DIR / base}']
+data_root = '{data_root}'
+train_pipeline = [dict(type='Random2DTranslation', height=32, width=16), dict(type='RandomHorizontalFlip', p=0.5)]
+test_pipeline = [dict(type='Resize', size=(32, 16), antialias=True)]
+model = dict(backbone=dict(name='resnet18'), pretrained='{weights}', frame_size=(32, 16), num_classes={num_ids},
+             test_clips_per_forward=3)
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        sampler=dict(num_instances=2, batch_size=4),
+                        dataset=dict(data_root=data_root, seq_len=3, pipeline=train_pipeline{dataset_extra}))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root, seq_len=3, pipeline=test_pipeline{dataset_extra}))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+randomness = dict(seed=0)
+''')
+    return path
+
+
+def scalars(work_dir: Path):
+    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
+    assert files, f'no scalars.json under {work_dir}'
+    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
+
+
+def line_metrics(out: str):
+    """The metrics of the ``Epoch(test)`` line, each checked to lie in [0, 1]."""
+    line = [l for l in out.splitlines() if 'Epoch(test)' in l and 'reid/mAP' in l]
+    assert line, out[-3000:]
+    values = {k: float(re.search(re.escape(k) + r': ([\d.]+)', line[-1]).group(1)) for k in METRIC_KEYS}
+    assert all(0.0 <= v <= 1.0 for v in values.values()), values
+    assert values['reid/rank1'] <= values['reid/rank5'] <= values['reid/rank10'] <= values['reid/rank20']
+    return values
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    import timm
+    import torch
+    tmp = tmp_path_factory.mktemp('reid_e2e')
+    weights = tmp / 'resnet18_in1k.pth'
+    torch.save(timm.create_model('resnet18', num_classes=1000).state_dict(), weights)
+    return dict(tmp=tmp, weights=weights, mars=write_mars(tmp / 'mars'), ilids=write_ilidsvid(tmp / 'ilids'),
+                prid=write_prid2011(tmp / 'prid', min_frames=4))
+
+
+def _train_and_test(data, name, base, root, num_ids, extra=''):
+    cfg = tiny_config(data['tmp'] / f'tiny_{name}.py', base, root, data['weights'], num_ids, extra)
+    work = data['tmp'] / f'work_{name}'
+    out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
+    assert (work / 'epoch_2.pth').is_file()
+    test_out = check(run_tool('tools/test.py', cfg, work / 'epoch_2.pth', '--work-dir', data['tmp'] / f'test_{name}'))
+    return cfg, work, out, line_metrics(test_out)
+
+
+def test_mars_rtmtp_snl_train_validate_test(data):
+    cfg, work, out, metrics = _train_and_test(data, 'mars', 'rtmtp_r50-snl_1xp8k4-800e_mars.py', data['mars'], 4)
+    assert 'Epoch(train) [2][2/2]' in out  # 4 identities / P = 2: two batches an epoch
+    assert 'video re-ID (standard protocol): 4 query, 8 gallery tracklets' in out
+    vals = [s for s in scalars(work) if 'reid/mAP' in s]
+    assert len(vals) == 1 and all(0 <= vals[0][k] <= 1 for k in METRIC_KEYS)
+    assert vals[0]['reid/mAP'] == pytest.approx(metrics['reid/mAP'], abs=1e-3)  # the same checkpoint, the same data
+    assert list(work.glob('best_reid_mAP_epoch_*.pth'))
+    losses = [s for s in scalars(work) if 'loss' in s]
+    assert len(losses) == 4 and all('loss_ce' in s and 'loss_triplet' in s for s in losses)
+
+
+def _train_with_validation(data, name, base, root, num_ids, extra=''):
+    cfg = tiny_config(data['tmp'] / f'tiny_{name}.py', base, root, data['weights'], num_ids, extra, epochs=1)
+    work = data['tmp'] / f'work_{name}'
+    out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
+    vals = [s for s in scalars(work) if 'reid/mAP' in s]
+    assert len(vals) == 1 and all(0 <= vals[0][k] <= 1 for k in METRIC_KEYS), vals
+    assert (work / 'epoch_1.pth').is_file()
+    return out
+
+
+def test_ilidsvid_rtmta_snl3d_train_validate(data):
+    # tools/test.py runs the same loop and metric as the validation (the Mars test checks both agree)
+    out = _train_with_validation(data, 'ilids', 'rtmta_r50-snl3d_1xp8k4-800e_ilidsvid.py', data['ilids'], 3)
+    assert 'Epoch(train) [1][1/1]' in out  # 3 training persons, P = 2: one batch an epoch
+    assert 'video re-ID (standard protocol): 3 query, 3 gallery tracklets' in out  # cam1 / cam2 of 3 test persons
+    assert (Path(data['ilids']) / 'splits_ilidsvid.json').is_file()
+
+
+def test_prid2011_rtmtp_nl_train_validate(data):
+    out = _train_with_validation(data, 'prid', 'rtmtp_r50-nl_1xp8k4-800e_prid2011.py', data['prid'], 3,
+                                 extra=', min_frames=4')
+    assert 'Epoch(train) [1][1/1]' in out
+    assert 'video re-ID (standard protocol): 3 query, 3 gallery tracklets' in out
+    assert (Path(data['prid']) / 'splits_prid2011.json').is_file()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_distributed_two_processes_gloo(data):
+    """Two ranks: the identity sampler deals each one whole P x K batches (4 identities = one batch per rank), and the
+    metric gathers the tracklet features of both ranks."""
+    cfg = tiny_config(data['tmp'] / 'tiny_mars_dist.py', 'rtmta_r50-nl3d_1xp8k4-800e_mars.py', data['mars'],
+                      data['weights'], 4, epochs=1)
+    work = data['tmp'] / 'dist'
+    launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1',
+                f'--master_port={_free_port()}']
+    out = check(run_tool('tools/train.py', cfg, '--work-dir', work, '--launcher', 'pytorch',
+                         '--cfg-options', 'env_cfg.dist_cfg.backend=gloo', launcher=launcher, timeout=300))
+    assert 'Distributed training: True' in out
+    assert 'Epoch(train) [1][1/1]' in out
+    assert 'video re-ID (standard protocol): 4 query, 8 gallery tracklets' in out  # all 12 tracklets, both ranks
+    vals = [s for s in scalars(work) if 'reid/mAP' in s]
+    assert len(vals) == 1 and all(0 <= vals[0][k] <= 1 for k in METRIC_KEYS)
