@@ -63,3 +63,21 @@ def test_config_loads_and_builds(path, mmaction_scope):
         if name.startswith('slowfast'):
             assert all(b.in_channels == 1024 for b in blocks)
             assert sum(1 for n, _ in model.backbone.slow_path.layer3.named_children() if '_after_' in n) == 3
+
+
+def test_bad_configs_say_what_exists(mmaction_scope, tmp_path):
+    """A path missing in the backbone, a SlowFast pathway that does not exist: the build names what exists."""
+    from mmaction.registry import MODELS
+    for base, at, pattern in (
+            ('i3d/i3d_r50-snl_8xb8-32x2x1-100e_ucf101-split1-rgb.py', 'layer5.0',
+             r'no submodule "layer5".*layer1, layer2, layer3, layer4'),
+            ('slowfast/slowfast_r50-snl_8xb8-4x16x1-100e_ucf101-split1-rgb.py', 'medium_path.layer3.1',
+             r'no submodule "medium_path".*slow_path.*fast_path'),
+            ('p3d/p3d_r50-snl_8xb8-16x2x1-100e_ucf101-split1-rgb.py', 'layer2.9',
+             r'index 9 .*layer2 has 4 submodules')):
+        bad = tmp_path / 'bad.py'
+        bad.write_text(f"_base_ = ['{CFG_DIR / base}']\n"
+                       f"model = dict(backbone=dict(blocks=[dict(type='SNL', at='{at}')]))\n")
+        cfg = Config.fromfile(str(bad))
+        with pytest.raises(ValueError, match=pattern):
+            MODELS.build(cfg.model)
