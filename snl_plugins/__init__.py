@@ -3,7 +3,9 @@ from . import compat
 
 compat.apply()  # workarounds for upstream defects, each only where present (see compat.py)
 
+import importlib
 import importlib.util
+import warnings
 
 from . import ops
 from .blocks import A2, BLOCKS, CGNL, NL, NS, SNL, NonlocalStage, capture_affinities, gSNL, nonlocal_modules
@@ -11,12 +13,22 @@ from .inject import inject_nonlocal, insert_nonlocal
 
 __version__ = '0.1.0'
 
-# Host adapters register what is cheap to register; a host that is not installed is skipped here and reported
-# by the adapter itself when someone imports it.
-if importlib.util.find_spec('timm') is not None:
-    from . import cls, timm  # noqa: F401  (timm model names; TimmClassifier, data sets, metrics)
-if importlib.util.find_spec('mmaction') is not None:
-    from . import mmaction  # noqa: F401  (ResNetP3D in mmaction2's MODELS; costs mmaction.registry only)
+
+def _register_adapter(host: str, *adapters: str) -> None:
+    """Import host adapters that are cheap to register; a host that is not installed is skipped, and one that does
+    not import (a broken or too old install) is reported, never an ImportError at ``import snl_plugins``."""
+    if importlib.util.find_spec(host) is None:
+        return
+    for adapter in adapters:
+        try:
+            importlib.import_module(f'{__name__}.{adapter}')
+        except ImportError as err:
+            warnings.warn(f'snl_plugins.{adapter} is not registered: {err}', ImportWarning, stacklevel=2)
+
+
+_register_adapter('timm', 'timm', 'cls')  # timm model names; TimmClassifier, data sets, metrics
+_register_adapter('mmaction', 'mmaction')  # ResNetP3D in mmaction2's MODELS (costs mmaction.registry only)
+_register_adapter('mmengine', 'reid')  # video re-ID: RTM, Mars/iLIDSVID/PRID2011, identity sampler, metric (~40 ms)
 
 __all__ = ['A2', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalStage', 'SNL', 'capture_affinities', 'gSNL',
            'inject_nonlocal', 'insert_nonlocal', 'nonlocal_modules', 'ops']
