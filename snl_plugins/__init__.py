@@ -23,7 +23,7 @@ def _register_adapter(host: str, *adapters: str) -> None:
         try:
             importlib.import_module(f'{__name__}.{adapter}')
         except ImportError as err:
-            warnings.warn(f'snl_plugins.{adapter} is not registered: {err}', ImportWarning, stacklevel=2)
+            warnings.warn(f'snl_plugins.{adapter} is not registered: {err}', stacklevel=2)
 
 
 _register_adapter('timm', 'timm', 'cls')  # timm model names; TimmClassifier, data sets, metrics
