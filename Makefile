@@ -6,7 +6,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-fast demo demo-seg benchmark clean
+.PHONY: venv test test-fast demo demo-seg demo-video benchmark clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,11 @@ demo: $(STAMP)
 # (docs/segmentation.md); options: make demo-seg DEMO_SEG_ARGS="--iters 200 --out work_dirs/demo_seg"
 demo-seg: $(STAMP)
 	$(VPY) tools/demo_seg.py $(DEMO_SEG_ARGS)
+
+# I3D plain vs + SNL on "moving digits" videos (UCF-101 layout, decord) through tools/train.py and tools/test.py
+# (docs/demo_video.md); options: make demo-video DEMO_VIDEO_ARGS="--seeds 0 1 --epochs 6"
+demo-video: $(STAMP)
+	$(VPY) tools/demo_video.py $(DEMO_VIDEO_ARGS)
 
 benchmark: $(STAMP)
 	$(VPY) tools/analysis/benchmark_blocks.py --out docs/benchmark_blocks
