@@ -113,3 +113,31 @@ def test_bad_paths_say_what_exists(mmaction_scope):
     cfg, _, _ = HOSTS['ResNet3dSlowFast']
     with pytest.raises(ValueError, match=r'no submodule "medium_path".*slow_path.*fast_path'):
         MODELS.build(dict(type='InjectNonlocal', module=cfg, blocks=[dict(type='SNL', at='medium_path.layer3.1')]))
+
+
+def test_tsm_gets_a_spatio_temporal_block_through_segment_nonlocal(mmaction_scope):
+    """ResNetTSM folds T into the batch; SegmentNonlocal runs the 3D block over each clip's segments."""
+    from mmaction.registry import MODELS
+    cfg = dict(type='ResNetTSM', depth=50, pretrained=None, num_segments=4)
+    torch.manual_seed(0)
+    plain = MODELS.build(cfg)
+    host = MODELS.build(dict(type='InjectNonlocal', module=cfg, blocks=[dict(
+        type='SegmentNonlocal', num_segments=4, block=dict(type='SNL'), at='layer3.-1')]))
+    host.load_state_dict(plain.state_dict(), strict=False)
+    seg = host.layer3.segmentnonlocal_before_5
+    assert seg.block.dim == 3 and seg.block.in_channels == 1024
+    seen = []
+    seg.block.register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape)))
+    x = torch.randn(8, 3, 32, 32)  # 2 clips x 4 segments
+    host.eval(), plain.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(host(x), plain(x), rtol=1e-5, atol=1e-5)
+    assert seen == [(2, 1024, 4, 2, 2)]
+    with torch.no_grad(), pytest.raises(ValueError, match='not a multiple of num_segments=4'):
+        seg(torch.randn(6, 1024, 2, 2))
+    # the mixing over segments is real: a change in one segment reaches the others once the block is non-zero
+    torch.nn.init.ones_(seg.block.norm.weight)
+    x2 = x.clone()
+    x2[0] += 1
+    with torch.no_grad():
+        assert not torch.allclose(host(x)[1], host(x2)[1])
