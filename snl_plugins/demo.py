@@ -301,12 +301,14 @@ def format_table(rows: List[dict], n_test: Optional[int] = None) -> str:
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '|'.join(['---'] + ['---:'] * (len(head) - 1)) + '|']
     for i, r in enumerate(rows):
         per_seed = ', '.join(f'{t:.1f}' for t in r['top1'])
-        delta = '—' if i == 0 else (_mean_std(r['delta']) if r['delta'] else 'n/a')
-        if i and r['delta'] and not several:
+        if i == 0:
+            delta = '—'
+        elif not r['delta']:
+            delta = 'n/a'
+        elif len(r['delta']) == 1:
             delta = f'{r["delta"][0]:+.2f}'
-        elif i and several:
-            m = statistics.fmean(r['delta'])
-            delta = f'{m:+.2f} ± {statistics.stdev(r["delta"]):.2f}'
+        else:
+            delta = f'{statistics.fmean(r["delta"]):+.2f} ± {statistics.stdev(r["delta"]):.2f}'
         params = f'{r["params"]:,}' if r['params'] is not None else '?'
         lines.append(f'| {r["model"]} | {_mean_std(r["top1"])} | {per_seed} | {delta} | '
                      f'{_mean_std(r["sec_per_epoch"], 1)} | {statistics.fmean(r["train_wall_s"]):.0f} '
@@ -355,7 +357,7 @@ def plot_curves(runs: List[dict], path: Path, title: str = '') -> Path:
 
 
 # ----------------------------------------------------------------------------------------------------------- main
-def run_demo(out='work_dirs/demo', seeds: Sequence[int] = (0, 1, 2), epochs: int = 6, task: str = 'digits',
+def run_demo(out='work_dirs/demo', seeds: Sequence[int] = (0, 1), epochs: int = 6, task: str = 'digits',
              train_size: Optional[int] = None, test_size: Optional[int] = None, batch_size: Optional[int] = None,
              quiet: bool = False) -> dict:
     """Write the data, train and test both models for every seed, report. Returns ``results.json``'s content."""
@@ -394,11 +396,19 @@ def run_demo(out='work_dirs/demo', seeds: Sequence[int] = (0, 1, 2), epochs: int
                 print(f'[{label}, seed {seed}] tools/test.py on {Path(run["checkpoint"]).name}: top-1 '
                       f'{run["top1"]:.2f}, {run["sec_per_epoch"]:.1f} s / epoch, train {run["train_wall_s"]:.0f} s '
                       f'wall ({run["train_cpu_s"]:.0f} CPU s)', flush=True)
+            (work_dir / 'run.json').write_text(json.dumps(run, indent=1))
             runs.append(run)
+    return report(out, runs, params, info, task, epochs, seeds, data_root, t_start, load0)
 
+
+def report(out: Path, runs: List[dict], params: Dict[str, int], info: dict, task: str, epochs: int,
+           seeds: Sequence[int], data_root: Path, t_start: Optional[float] = None, load0=None) -> dict:
+    """The table, ``results.{md,json}`` and ``learning_curves.png`` from the runs (``run_demo``'s, or the ``run.json``
+    files of finished work dirs with ``--report-only``)."""
+    load0 = load0 or list(os.getloadavg())
     rows = summarize(runs, params)
     table = format_table(rows, info['n_test'])
-    total = time.perf_counter() - t_start
+    total = time.perf_counter() - t_start if t_start is not None else float('nan')
     title = (f'{task}: {info["n_train"]} train / {info["n_test"]} held-out, {epochs} epochs, '
              f'seeds {", ".join(map(str, seeds))}')
     png = plot_curves(runs, out / 'learning_curves.png', title)
@@ -408,14 +418,32 @@ def run_demo(out='work_dirs/demo', seeds: Sequence[int] = (0, 1, 2), epochs: int
                    cpu_count=os.cpu_count(), loadavg_start=load0, loadavg_end=list(os.getloadavg()), rows=rows,
                    runs=runs, table=table, png=str(png))
     (out / 'results.json').write_text(json.dumps(results, indent=1))
-    (out / 'results.md').write_text(f'# {title}\n\n{table}\n\nTotal wall time: {total:.0f} s on {os.cpu_count()} CPUs '
+    total_s = f'{total:.0f} s' if total == total else 'n/a (--report-only)'
+    (out / 'results.md').write_text(f'# {title}\n\n{table}\n\nTotal wall time: {total_s} on {os.cpu_count()} CPUs '
                                     f'(load average {load0[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).\n')
     print()
     print(table)
     print(f'\nlearning curves: {png}\nresults: {out / "results.md"}, {out / "results.json"}\n'
           f'work dirs (checkpoints, logs): {", ".join(r["work_dir"] for r in runs)}\n'
-          f'total wall time: {total:.0f} s', flush=True)
+          f'total wall time: {total_s}', flush=True)
     return results
+
+
+def report_only(out, task: str = 'digits', epochs: Optional[int] = None) -> dict:
+    out = Path(out).resolve()
+    models = MODELS if task == 'digits' else PAIR_MODELS
+    data_root = out / 'data' / ('digits16' if task == 'digits' else 'pairs32')
+    info = json.loads((data_root / 'split.json').read_text())
+    runs = []
+    for label, cfg in models:
+        for f in sorted(out.glob(f'{Path(cfg).stem}_seed*/run.json')):
+            runs.append(json.loads(f.read_text()))
+    runs.sort(key=lambda r: (r['seed'], [m for m, _ in models].index(r['model'])))
+    if not runs:
+        raise SystemExit(f'no */run.json under {out}')
+    seeds = sorted({r['seed'] for r in runs})
+    params = {label: count_params(CFG_DIR / cfg) for label, cfg in models}
+    return report(out, runs, params, info, task, epochs or runs[0]['epochs'], seeds, data_root)
 
 
 def _torch_threads() -> int:
@@ -430,7 +458,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Train and evaluate PreResNet-20 and PreResNet-20 + SNL on scikit-learn\'s '
                                 'handwritten digits through tools/train.py and tools/test.py; print a table, save '
                                 'learning curves and the work dirs.')
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (default: 0 1 2)')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1], help='training seeds (default: 0 1)')
     p.add_argument('--epochs', type=int, default=None, help='epochs per run (default: 6 for digits, 15 for pairs)')
     p.add_argument('--out', default='work_dirs/demo', help='output folder (data, work dirs, table, PNG)')
     p.add_argument('--task', choices=('digits', 'pairs'), default='digits',
@@ -444,6 +472,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    '(default 1000)')
     p.add_argument('--batch-size', type=int, default=None, help='training batch (default: the config\'s, 64)')
     p.add_argument('--quiet', action='store_true', help='print only the final table')
+    p.add_argument('--report-only', action='store_true',
+                   help='train nothing: rebuild the table and the PNG from the run.json of every finished work dir '
+                   'under --out (e.g. after an interrupted demo)')
     return p.parse_args(argv)
 
 
@@ -452,5 +483,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     epochs = args.epochs or (6 if args.task == 'digits' else 15)
     if epochs < 1:
         raise SystemExit('--epochs must be >= 1')
+    if args.report_only:
+        return report_only(args.out, args.task, epochs)
     return run_demo(out=args.out, seeds=args.seeds, epochs=epochs, task=args.task, train_size=args.train_size,
                     test_size=args.test_size, batch_size=args.batch_size, quiet=args.quiet)
