@@ -11,15 +11,18 @@ pytest.importorskip('mmaction')
 
 
 @pytest.fixture(scope='session')
-def mmaction_scope():
-    """mmaction2's modules registered and its scope current, as mmaction2's tools do."""
+def _mmaction_registered():
     import snl_plugins  # noqa: F401  (drn placeholder, ResNetP3D, blocks)
     from mmaction.utils import register_all_modules
-    from mmengine.registry import DefaultScope, init_default_scope
     register_all_modules(init_default_scope=False)
-    init_default_scope('mmaction')
-    yield
-    DefaultScope._instance_dict.pop('mmaction', None)
+
+
+@pytest.fixture
+def mmaction_scope(_mmaction_registered):
+    """mmaction2's modules registered and its scope current (as mmaction2's tools do), restored afterwards."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        yield
 
 
 @pytest.fixture(scope='session')
