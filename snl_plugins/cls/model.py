@@ -113,6 +113,10 @@ class TimmClassifier(BaseModel):
         if 'pretrained_cfg_overlay' in kwargs and kwargs['pretrained_cfg_overlay'] is not None:
             kwargs['pretrained_cfg_overlay'] = dict(kwargs['pretrained_cfg_overlay'])
         self.model = timm.create_model(name, **kwargs)
+        # timm initialises (or loads) the network in create_model; mmengine's Runner then calls init_weights() on
+        # every child that has one, and timm's would re-initialise it: loaded weights and the blocks' identity start
+        # would be lost.
+        self.model.is_init = True
         if stem is not None:
             replace_stem(self.model, stem)
         self.loss_module = build_loss(loss)

@@ -127,3 +127,18 @@ def test_setup_scope_for_openmmlab_configs(scope):
     assert DefaultScope.get_current_instance().scope_name == scope
     assert isinstance(MODELS.build(dict(type='TimmClassifier', model=TINY)), TimmClassifier)
     assert runner.setup_scope(Config(dict())) == 'mmengine'
+
+
+def test_runner_init_weights_keeps_loaded_weights_and_identity_blocks(tmp_path):
+    """mmengine's Runner calls model.init_weights(); it must neither re-initialise the loaded (pretrained) timm
+    weights nor the blocks' zero-initialised norms."""
+    path = tmp_path / 'r18.pth'
+    torch.save(timm.create_model('resnet18', num_classes=3).state_dict(), path)
+    model = _model(model=dict(name='resnet18_snl', pretrained=True, pretrained_cfg_overlay=dict(file=str(path))))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.init_weights()
+    after = model.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed == []
+    block = model.model.layer3.snl_before_1
+    assert torch.count_nonzero(block.norm.weight) == 0
