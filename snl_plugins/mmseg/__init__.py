@@ -2,8 +2,9 @@
 
 - ``FwIoUMetric`` (``METRICS``): ``IoUMetric`` plus frequency-weighted IoU (``fwIoU``, percent);
 - ``NonlocalHead`` (``MODELS``): mmseg's ``NLHead`` with any of our blocks by config in its place;
-- ``CheckSegMaps`` (``TRANSFORMS``), ``CheckedPascalVOCDataset`` and ``CheckedConcatDataset`` (``DATASETS``): masks whose
-  size differs from their image, or with labels outside the classes other than the ignore index, fail naming the file.
+- ``CheckSegMaps`` (``TRANSFORMS``), ``CheckedPascalVOCDataset`` and ``CheckedConcatDataset`` (``DATASETS``): masks
+  whose size differs from their image, or with labels outside the classes other than the ignore index, fail naming
+  the file.
 
 Blocks inside mmseg backbones need nothing from here: ``InjectNonlocal`` lives in mmengine's root ``MODELS``, which
 mmseg's registry falls back to. ``import snl_plugins`` does not import this module (``mmseg.models`` costs over a

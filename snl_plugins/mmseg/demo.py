@@ -127,8 +127,8 @@ def _run_tool(args: Sequence, log: Path) -> str:
 
 
 def _data_options(data_root: str, iters: Optional[int]) -> List[str]:
-    opts = [f'train_dataloader.dataset.datasets.0.data_root={data_root}', f'val_dataloader.dataset.data_root={data_root}',
-            f'test_dataloader.dataset.data_root={data_root}']
+    opts = [f'train_dataloader.dataset.datasets.0.data_root={data_root}',
+            f'val_dataloader.dataset.data_root={data_root}', f'test_dataloader.dataset.data_root={data_root}']
     if iters is not None:
         opts += [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
                  f'default_hooks.checkpoint.interval={iters}', f'param_scheduler.0.end={iters}']

@@ -35,7 +35,8 @@ def run(cmd, timeout=300, cwd=ROOT):
 
 
 def check(proc):
-    assert proc.returncode == 0, f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}'
+    assert proc.returncode == 0, (f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n'
+                                  f'--- stderr\n{proc.stderr[-6000:]}')
     return proc.stdout + proc.stderr
 
 

@@ -1,4 +1,5 @@
-# CGNL inserted before the last residual block of res4 (layer3.-1) of ResNet-50; otherwise mmseg's deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py.
+# CGNL inserted before the last residual block of res4 (layer3.-1) of ResNet-50; otherwise mmseg's
+# deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py.
 _base_ = './deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(

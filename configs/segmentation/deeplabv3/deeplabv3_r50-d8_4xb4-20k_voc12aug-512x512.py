@@ -1,4 +1,5 @@
-# Baseline (no block): mmseg's deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py unmodified (mmseg's own VOC schedule), evaluated with fwIoU too.
+# Baseline (no block): mmseg's deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py unmodified (mmseg's own VOC schedule),
+# evaluated with fwIoU too.
 _base_ = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py'
 # snl_plugins: blocks and InjectNonlocal (core), FwIoUMetric / NonlocalHead / mask checks (snl_plugins.mmseg)
 custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmseg'], allow_failed_imports=False)

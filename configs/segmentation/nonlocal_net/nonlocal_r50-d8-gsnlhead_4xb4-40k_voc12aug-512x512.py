@@ -1,4 +1,5 @@
-# gSNL in the decode head in NLHead's place (conv -> gSNL -> conv -> classifier); otherwise mmseg's nonlocal_r50-d8_4xb4-40k_voc12aug-512x512.py.
+# gSNL in the decode head in NLHead's place (conv -> gSNL -> conv -> classifier); otherwise mmseg's
+# nonlocal_r50-d8_4xb4-40k_voc12aug-512x512.py.
 _base_ = './nonlocal_r50-d8_4xb4-40k_voc12aug-512x512.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(

@@ -1,4 +1,5 @@
-# SNL in the decode head in NLHead's place (conv -> SNL -> conv -> classifier); otherwise mmseg's nonlocal_r50-d8_4xb4-20k_voc12aug-512x512.py.
+# SNL in the decode head in NLHead's place (conv -> SNL -> conv -> classifier); otherwise mmseg's
+# nonlocal_r50-d8_4xb4-20k_voc12aug-512x512.py.
 _base_ = './nonlocal_r50-d8_4xb4-20k_voc12aug-512x512.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(

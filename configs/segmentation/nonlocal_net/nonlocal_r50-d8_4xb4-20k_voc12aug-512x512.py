@@ -1,4 +1,5 @@
-# mmseg's own non-local segmentor (NLHead: mmcv NonLocal2d in the decode head), nonlocal_r50-d8_4xb4-20k_voc12aug-512x512.py unmodified:
+# mmseg's own non-local segmentor (NLHead: mmcv NonLocal2d in the decode head),
+# nonlocal_r50-d8_4xb4-20k_voc12aug-512x512.py unmodified:
 # the peer of the SNL / gSNL head configs beside it, evaluated with fwIoU too.
 _base_ = 'mmseg::nonlocal_net/nonlocal_r50-d8_4xb4-20k_voc12aug-512x512.py'
 # snl_plugins: blocks and InjectNonlocal (core), FwIoUMetric / NonlocalHead / mask checks (snl_plugins.mmseg)
