@@ -4,8 +4,9 @@
 Data (real, offline): each 64 x 64 scene is a 4 x 4 grid of 16 x 16 cells; four cells hold, at random, two different
 handwritten samples of one digit ``d``, one sample of another digit ``e``, and a *box*: the same blank square in
 every scene, whose mask label is ``d``, the digit that appears twice. Nothing inside the box tells its class; only the
-rest of the image does (a twist that needs context). Masks label digit strokes (upsampled intensity > 1/4) and the
-whole box with the class ``1 + digit``; everything else is background (0). Scenes are written in VOC2012's layout
+rest of the image does (a twist that needs context). Masks label the square of each digit's cell (14 x 14, the
+digit's extent; strokes alone would be thinner than DeepLabV3's output stride of 8 can resolve) and of the box with
+the class ``1 + digit``; everything else is background (0). Scenes are written in VOC2012's layout
 (``VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,ImageSets/Segmentation}``, palette PNG masks); training scenes use
 digits of a fixed stratified split's training part, validation scenes the held-out part.
 
@@ -75,10 +76,10 @@ def _scene(rng, images, labels, pool):
         if kind == 'digit':
             patch = _up(images[sample])
             img[y:y + CELL, x:x + CELL] = np.maximum(img[y:y + CELL, x:x + CELL], patch)
-            mask[y:y + CELL, x:x + CELL][patch > 64] = 1 + labels[sample]
+            mask[y + 1:y + CELL - 1, x + 1:x + CELL - 1] = 1 + labels[sample]
         else:
             img[y + 2:y + CELL - 2, x + 2:x + CELL - 2] = BOX_VALUE
-            mask[y + 2:y + CELL - 2, x + 2:x + CELL - 2] = 1 + d
+            mask[y + 1:y + CELL - 1, x + 1:x + CELL - 1] = 1 + d
             box = (y + 2, x + 2)
     return img, mask, box
 

@@ -38,14 +38,14 @@ def test_scenes_in_voc_layout_with_the_context_twist(scenes):
         box = mask[y:y + 12, x:x + 12]
         d = int(box[0, 0])
         assert 1 <= d <= 10 and (box == d).all()
-        # the box's class is the digit that appears twice elsewhere: two connected groups of pixels of class d
-        # beside the box (the digits are in distinct cells), and one other digit class
+        # the box's class is the digit that appears twice elsewhere: two cells of class d beside the box's, and
+        # one cell of another digit class
         rest = mask.copy()
-        rest[y:y + 12, x:x + 12] = 0
+        rest[y - 1:y + 13, x - 1:x + 13] = 0
         classes = set(np.unique(rest)) - {0}
         assert d in classes and len(classes) == 2
         cells_d = {(yy // 16, xx // 16) for yy, xx in zip(*np.nonzero(rest == d))}
-        assert len(cells_d) == 2
+        assert len(cells_d) == 2 and (rest > 0).sum() == 3 * 14 * 14
         box_patches.append(np.asarray(img)[y + 1:y + 11, x + 1:x + 11].astype(int))
     # every box looks the same: nothing inside it tells its class
     spread = np.ptp(np.stack([p.mean() for p in box_patches]))
