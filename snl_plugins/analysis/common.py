@@ -6,7 +6,7 @@ import fnmatch
 import json
 import os
 import os.path as osp
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
 from torch import nn

@@ -1,7 +1,6 @@
 """The non-local baselines with an N x N affinity: NL (Wang et al. 2018) and NS (Tao et al. 2018)."""
 from typing import Optional
 
-import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 

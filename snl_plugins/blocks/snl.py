@@ -1,7 +1,6 @@
 """The spectral non-local blocks: SNL (Eq. 9) and its full-order form gSNL (Eq. 11)."""
 from typing import List, Optional
 
-import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 

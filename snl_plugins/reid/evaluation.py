@@ -16,7 +16,7 @@ the caller already holds (:func:`evaluate_features` never holds one at all).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch

@@ -20,13 +20,6 @@ from snl_plugins import A2, SNL, NonlocalStage, gSNL, inject_nonlocal, insert_no
 from snl_plugins.blocks.base import _NonlocalNd
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small inputs on a shared 2-core CPU: one intra-op thread, restored afterwards for the rest of the session."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ---- hosts ----------------------------------------------------------------------------------------------------

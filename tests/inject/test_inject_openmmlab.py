@@ -28,13 +28,6 @@ DEEPLAB = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py'
 BN = dict(type='BN', requires_grad=True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small inputs on a shared 2-core CPU: one intra-op thread, restored afterwards for the rest of the session."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -11,13 +11,6 @@ from snl_plugins.blocks import A2, CGNL, NL, NS, SNL, NonlocalStage, gSNL
 from snl_plugins.blocks.base import _NonlocalNd
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small inputs on a shared 2-core CPU: one intra-op thread, restored afterwards for the rest of the session."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 SUFFIXES = ('snl', 'gsnl', 'nl', 'ns', 'a2', 'cgnl')
