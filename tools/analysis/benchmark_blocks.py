@@ -2,19 +2,20 @@
 """Forward+backward time and peak memory of every non-local block and path, with mmcv's and timm's non-local
 blocks measured in the same run.
 
-Each case runs in a fresh process: peak memory is the rise of the process's peak resident set during one
-forward+backward (CPU), or ``torch.cuda.max_memory_allocated`` on a GPU; time is the median of ``--repeats``
-forward+backward passes after a warm-up. The factorised SNL block's arithmetic rate is compared with a plain float32
-matrix product measured in the same run. Prints markdown tables and saves a PNG plot.
+Time: for each input size, every variant runs in one process, round-robin with a 2048^3 float32 matrix product,
+``--repeats`` rounds after a warm-up round, medians reported; so the load of a shared machine falls on all of them
+alike, and the factorised SNL block's arithmetic rate is compared with the matrix-product rate of the same rounds.
+Memory: each variant in a fresh process, the rise of the peak resident set over one forward+backward (CPU), or of
+``torch.cuda.max_memory_allocated`` on a GPU. Prints markdown tables and saves a PNG plot.
 
     python tools/analysis/benchmark_blocks.py --out docs/benchmark_blocks            # the full sweep (~15 min, 2 cores)
     python tools/analysis/benchmark_blocks.py --crossover                             # dense vs factorised crossover
 """
 import argparse
 import json
+import math
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -37,73 +38,86 @@ VARIANTS = {
 }
 DENSE_LIKE = ('SNL dense', 'gSNL dense', 'NL dense', 'mmcv NonLocal (emb. Gaussian)', 'timm NonLocalAttn')
 
-_CASE = r'''
+_SETUP = r'''
 import json, resource, statistics, sys, time
 import torch
 spec = json.loads(sys.argv[1])
-torch.manual_seed(0)
 from snl_plugins import SNL, gSNL, NL, NS, A2, CGNL
-if 'NonLocal2d' in spec['ctor'] or 'NonLocal3d' in spec['ctor']:
-    from mmcv.cnn import NonLocal2d, NonLocal3d
-if 'NonLocalAttn' in spec['ctor']:
-    from timm.layers import NonLocalAttn
+from mmcv.cnn import NonLocal2d, NonLocal3d
+from timm.layers import NonLocalAttn
 C, CS, D = spec['c'], spec['cs'], len(spec['spatial'])
 dev = spec['device']
-block = eval(spec['ctor']).to(dev).train()
+
+
+def sync():
+    if dev == 'cuda':
+        torch.cuda.synchronize()
+
+
+def build(ctor):
+    torch.manual_seed(0)
+    return eval(ctor).to(dev).train()
+
+
 x = torch.randn(spec['batch'], C, *spec['spatial'], device=dev, requires_grad=True)
 
-def step():
+
+def step(block):
     block.zero_grad(set_to_none=True)
     x.grad = None
     block(x).square().mean().backward()
+'''
 
-def peak():
-    if dev == 'cuda':
-        return torch.cuda.max_memory_allocated()
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
+# Peak memory: one variant per process, the rise of the peak RSS (CPU) or of the allocator's peak (GPU) in one step.
+_MEMORY = _SETUP + r'''
+block = build(spec['ctors'][0])
 if dev == 'cuda':
     torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
-base = torch.cuda.memory_allocated() if dev == 'cuda' else peak()
-step()
-if dev == 'cuda':
-    torch.cuda.synchronize()
-mem = peak() - base
-times = []
-for _ in range(spec['repeats']):
-    t = time.perf_counter(); step()
-    if dev == 'cuda':
-        torch.cuda.synchronize()
-    times.append(time.perf_counter() - t)
-print(json.dumps(dict(time=statistics.median(times), mem=mem)))
+    base = torch.cuda.memory_allocated()
+else:
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+step(block)
+sync()
+peak = torch.cuda.max_memory_allocated() if dev == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(dict(mem=peak - base)))
 '''
 
-_MATMUL = r'''
-import json, sys, time, torch
-n, dev = int(sys.argv[1]), sys.argv[2]
-a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
-for _ in range(2): a @ b
-ts = []
-for _ in range(5):
-    t = time.perf_counter(); a @ b
-    if dev == 'cuda': torch.cuda.synchronize()
-    ts.append(time.perf_counter() - t)
-print(json.dumps(dict(gflops=2 * n ** 3 / min(ts) / 1e9)))
+# Time: every variant of one size in one process, round-robin with a float32 matrix product, so that the load of a
+# shared machine falls on all of them alike; medians over the rounds after a warm-up round.
+_TIMES = _SETUP + r'''
+blocks = [build(c) for c in spec['ctors']]
+a, b = torch.randn(2048, 2048, device=dev), torch.randn(2048, 2048, device=dev)
+times = [[] for _ in blocks] + [[]]
+for r in range(spec['repeats'] + 1):
+    for i, block in enumerate(blocks):
+        t = time.perf_counter(); step(block); sync()
+        if r:
+            times[i].append(time.perf_counter() - t)
+    t = time.perf_counter(); a @ b; sync()
+    if r:
+        times[-1].append(time.perf_counter() - t)
+med = [statistics.median(t) for t in times]
+print(json.dumps(dict(times=med[:-1], matmul_gflops=2 * 2048 ** 3 / med[-1] / 1e9)))
 '''
 
 
-def run_case(name, spatial, batch, c, cs, repeats, device):
-    spec = dict(ctor=VARIANTS[name], spatial=list(spatial), batch=batch, c=c, cs=cs, repeats=repeats, device=device)
-    proc = subprocess.run([sys.executable, '-c', _CASE, json.dumps(spec)], capture_output=True, text=True)
+def _run(script, spec):
+    proc = subprocess.run([sys.executable, '-c', script, json.dumps(spec)], capture_output=True, text=True)
     if proc.returncode:
-        return dict(error=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'failed')
+        lines = proc.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else 'failed')
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def matmul_gflops(device, n=2048):
-    proc = subprocess.run([sys.executable, '-c', _MATMUL, str(n), device], capture_output=True, text=True,
-                          check=True)
-    return json.loads(proc.stdout)['gflops']
+def measure(names, spatial, batch, c, cs, repeats, device, memory=True):
+    '''``{name: dict(time, mem)}`` of the variants at one size, and the matrix-product rate measured with them.'''
+    spec = dict(spatial=list(spatial), batch=batch, c=c, cs=cs, repeats=repeats, device=device)
+    timed = _run(_TIMES, dict(spec, ctors=[VARIANTS[n] for n in names]))
+    out = {}
+    for name, t in zip(names, timed['times']):
+        mem = _run(_MEMORY, dict(spec, ctors=[VARIANTS[name]])) if memory else {}
+        out[name] = dict(time=t, **mem)
+    return out, timed['matmul_gflops']
 
 
 def snl_factorised_flops(n, batch, c, cs):
@@ -127,47 +141,46 @@ def machine_line(device):
 
 def sweep(args):
     rows = []
-    cases = [((s, s), args.batch) for s in args.sizes]
+    cases = [((side, side), args.batch) for side in args.sizes]
     cases += [((64, 64), 2)] if (64 in args.sizes and args.batch != 2) else []
     if args.video:
         cases.append(((8, 28, 28), 1))
     for spatial, batch in cases:
-        n = 1
-        for s in spatial:
-            n *= s
-        for name in args.variants:
-            if name == 'timm NonLocalAttn' and len(spatial) != 2:
-                continue
-            if name in DENSE_LIKE and n > args.max_dense:
-                continue
-            r = run_case(name, spatial, batch, args.channels, args.inter, args.repeats, args.device)
-            rows.append(dict(variant=name, spatial='x'.join(map(str, spatial)), n=n, batch=batch, **r))
-            status = r.get('error') or f"{r['time'] * 1e3:9.1f} ms {fmt_mem(r['mem']):>8} MiB"
-            print(f'  {name:32s} B={batch} {rows[-1]["spatial"]:>9}  {status}', file=sys.stderr, flush=True)
+        n = math.prod(spatial)
+        names = [v for v in args.variants if not (v == 'timm NonLocalAttn' and len(spatial) != 2)
+                 and not (v in DENSE_LIKE and n > args.max_dense)]
+        label = 'x'.join(map(str, spatial))
+        try:
+            results, gflops = measure(names, spatial, batch, args.channels, args.inter, args.repeats, args.device)
+        except RuntimeError as err:
+            print(f'  B={batch} {label}: failed: {err}', file=sys.stderr)
+            continue
+        for name in names:
+            r = results[name]
+            rows.append(dict(variant=name, spatial=label, n=n, batch=batch, matmul_gflops=gflops, **r))
+            print(f"  {name:32s} B={batch} {label:>9} {r['time'] * 1e3:9.1f} ms {fmt_mem(r['mem']):>8} MiB",
+                  file=sys.stderr, flush=True)
     return rows
 
 
-def table(rows, gflops, args):
-    lines = ['| block / path | B | positions | N | fwd+bwd ms | peak MiB | vs SNL factorised (time) | '
-             'vs SNL factorised (memory) |', '|---|---|---|---|---|---|---|---|']
-    ref = {(r['spatial'], r['batch']): r for r in rows if r['variant'] == 'SNL factorised' and 'time' in r}
+def table(rows, args):
+    lines = ['| block / path | B | positions | N | fwd+bwd ms | peak MiB | time vs SNL factorised | '
+             'memory vs SNL factorised |', '|---|---|---|---|---|---|---|---|']
+    ref = {(r['spatial'], r['batch']): r for r in rows if r['variant'] == 'SNL factorised'}
     for r in rows:
-        if 'time' not in r:
-            lines.append(f"| {r['variant']} | {r['batch']} | {r['spatial']} | {r['n']} | failed: {r['error']} | | | |")
-            continue
         base = ref.get((r['spatial'], r['batch']))
         tr = f"{r['time'] / base['time']:.2f}x" if base else ''
         mr = f"{r['mem'] / base['mem']:.2f}x" if base and base['mem'] > 0 else ''
         lines.append(f"| {r['variant']} | {r['batch']} | {r['spatial']} | {r['n']} | {r['time'] * 1e3:,.1f} | "
                      f"{fmt_mem(r['mem'])} | {tr} | {mr} |")
-    rate = ['', f'float32 matrix product (2048^3) in this run: {gflops:,.1f} GFLOP/s', '',
-            '| SNL factorised | B | N | analytic fwd+bwd GFLOP | achieved GFLOP/s | share of matmul rate |',
-            '|---|---|---|---|---|---|']
+    rate = ['', '| SNL factorised | B | N | analytic fwd+bwd GFLOP | achieved GFLOP/s | float32 matmul GFLOP/s '
+            '(same run) | share |', '|---|---|---|---|---|---|---|']
     for r in rows:
-        if r['variant'] == 'SNL factorised' and 'time' in r:
+        if r['variant'] == 'SNL factorised':
             flops = 3 * snl_factorised_flops(r['n'], r['batch'], args.channels, args.inter)
-            rate.append(f"| {r['spatial']} | {r['batch']} | {r['n']} | {flops / 1e9:.2f} | "
-                        f"{flops / r['time'] / 1e9:,.1f} | {flops / r['time'] / 1e9 / gflops:.0%} |")
+            achieved = flops / r['time'] / 1e9
+            rate.append(f"| {r['spatial']} | {r['batch']} | {r['n']} | {flops / 1e9:.2f} | {achieved:,.1f} | "
+                        f"{r['matmul_gflops']:,.1f} | {achieved / r['matmul_gflops']:.0%} |")
     return '\n'.join(lines + rate)
 
 
@@ -194,25 +207,6 @@ def plot(rows, path):
     fig.savefig(path, dpi=110)
 
 
-_CROSSOVER = r'''
-import json, statistics, sys, time
-import torch
-from snl_plugins import SNL
-cs, side, repeats = (int(v) for v in sys.argv[1:4])
-torch.manual_seed(0)
-blocks = {p: SNL(2 * cs, inter_channels=cs, path=p, zero_init=False) for p in ('dense', 'factorised')}
-blocks['factorised'].load_state_dict(blocks['dense'].state_dict())
-x = torch.randn(2, 2 * cs, side, side, requires_grad=True)
-times = {p: [] for p in blocks}
-for i in range(repeats + 1):  # interleaved, so that load on a shared machine hits both alike
-    for p, block in blocks.items():
-        t = time.perf_counter(); block(x).square().mean().backward()
-        if i:
-            times[p].append(time.perf_counter() - t)
-print(json.dumps({p: statistics.median(t) for p, t in times.items()}))
-'''
-
-
 def crossover(args):
     """Dense vs factorised SNL (B = 2, C1 = 2 Cs) over N, timed interleaved in one process per size."""
     print('| Cs | N | N / Cs | dense ms | factorised ms | dense / factorised |\n|---|---|---|---|---|---|')
@@ -220,12 +214,11 @@ def crossover(args):
     for cs in (64, 128, 256):
         for side in (8, 12, 16, 20, 24, 28, 32):
             n = side * side
-            proc = subprocess.run([sys.executable, '-c', _CROSSOVER, str(cs), str(side), str(max(args.repeats, 5))],
-                                  capture_output=True, text=True, check=True)
-            t = json.loads(proc.stdout.strip().splitlines()[-1])
-            ratio = t['dense'] / t['factorised']
-            print(f"| {cs} | {n} | {n / cs:.2f} | {t['dense'] * 1e3:.2f} | {t['factorised'] * 1e3:.2f} | "
-                  f"{ratio:.2f} |", flush=True)
+            t, _ = measure(['SNL dense', 'SNL factorised'], (side, side), 2, 2 * cs, cs, max(args.repeats, 5),
+                           args.device, memory=False)
+            ratio = t['SNL dense']['time'] / t['SNL factorised']['time']
+            print(f"| {cs} | {n} | {n / cs:.2f} | {t['SNL dense']['time'] * 1e3:.2f} | "
+                  f"{t['SNL factorised']['time'] * 1e3:.2f} | {ratio:.2f} |", flush=True)
             if cs not in found and ratio > 1:
                 found[cs] = n / cs
     print(f'\nfactorised first faster at N / Cs = {found} (FACTORISED_CROSSOVER in snl_plugins/ops/affinity.py)')
@@ -251,17 +244,16 @@ def main(argv=None):
     if args.crossover:
         return crossover(args)
     started = time.time()
-    gflops = matmul_gflops(args.device)
     rows = sweep(args)
     text = (f'Machine: {machine_line(args.device)}; C1 = {args.channels}, Cs = {args.inter}, float32, median of '
-            f'{args.repeats} after a warm-up; {time.time() - started:.0f} s in all.\n\n' + table(rows, gflops, args))
+            f'{args.repeats} after a warm-up; {time.time() - started:.0f} s in all.\n\n' + table(rows, args))
     print(text)
     if args.out:
         os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
         with open(args.out + '.md', 'w') as f:
             f.write(text + '\n')
         with open(args.out + '.json', 'w') as f:
-            json.dump(dict(rows=rows, matmul_gflops=gflops, args=vars(args)), f, indent=1)
+            json.dump(dict(rows=rows, args=vars(args)), f, indent=1)
         plot(rows, args.out + '.png')
         print(f'\nsaved {args.out}.md, .json and .png', file=sys.stderr)
 
