@@ -34,8 +34,8 @@ __all__ = ['MODELS', 'write_digit_scenes', 'run_demo', 'format_table', 'main']
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG_DIR = ROOT / 'configs' / 'segmentation' / 'demo'
-MODELS = (('DeepLabV3-R18', 'deeplabv3_r18-d8_1xb8-400it_digits-64x64.py'),
-          ('DeepLabV3-R18 + SNL', 'deeplabv3_r18-d8-snl_1xb8-400it_digits-64x64.py'))
+MODELS = (('DeepLabV3-R18', 'deeplabv3_r18-d8_1xb8-1200it_digits-64x64.py'),
+          ('DeepLabV3-R18 + SNL', 'deeplabv3_r18-d8-snl_1xb8-1200it_digits-64x64.py'))
 CANVAS, CELL, GRID = 64, 16, 4
 BOX_VALUE = 200
 METRICS = ('aAcc', 'mIoU', 'mAcc', 'fwIoU')
@@ -250,7 +250,7 @@ def parse_args(argv=None):
     p.add_argument('--out', default='work_dirs/demo_seg')
     p.add_argument('--n-train', type=int, default=400)
     p.add_argument('--n-val', type=int, default=100)
-    p.add_argument('--iters', type=int, default=None, help="training iterations (default: the configs' 400)")
+    p.add_argument('--iters', type=int, default=None, help="training iterations (default: the configs' 1200)")
     return p.parse_args(argv)
 
 

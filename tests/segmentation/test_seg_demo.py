@@ -56,7 +56,7 @@ def test_scenes_in_voc_layout_with_the_context_twist(scenes):
 def test_demo_configs_build_and_run(name, scenes):
     from mmseg.registry import MODELS
     cfg = Config.fromfile(str(demo.CFG_DIR / name))
-    assert cfg.model.decode_head.num_classes == 11 and cfg.train_cfg.max_iters == 400
+    assert cfg.model.decode_head.num_classes == 11 and cfg.train_cfg.max_iters == 1200
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg.model)
     assert model.backbone.depth == 18
