@@ -129,7 +129,7 @@ test_dataloader = val_dataloader
 train_cfg = dict(max_epochs={epochs}, val_begin=1, val_interval=1)
 param_scheduler = [dict(type='MultiStepLR', begin=0, end={epochs}, by_epoch=True, milestones=[{step}], gamma=0.1)]
 optim_wrapper = dict(optimizer=dict(lr=0.05))
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval={epochs}, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={epochs}, max_keep_ckpts=1))
 ''')
     return path
 
