@@ -1,11 +1,6 @@
-import sys
-from pathlib import Path
-
+"""mmaction2 scope and a local torchvision ResNet-50 file (tests/conftest.py puts tests/ on sys.path and sets one
+intra-op thread)."""
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT / 'tests') not in sys.path:
-    sys.path.insert(0, str(ROOT / 'tests'))  # fixtures.video (mmseg installs a top-level `tests` package)
 
 pytest.importorskip('mmaction')
 
@@ -42,12 +37,3 @@ def torchvision_r50(tmp_path_factory):
     path = tmp_path_factory.mktemp('weights') / 'resnet50_torchvision.pth'
     torch.save(net.state_dict(), path)
     return str(path), net.eval()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
