@@ -99,7 +99,8 @@ class Affinity:
             return out
         query, key = self.query, self.key
         assert query is not None and key is not None, 'an Affinity needs dense, left/right or query/key'
-        out = F.scaled_dot_product_attention(query, key, z.transpose(1, 2), scale=self.scale)
+        # contiguous rows: torch's fused (flash) CPU kernel needs them, else it falls back to the N x M math path
+        out = F.scaled_dot_product_attention(query, key, z.transpose(1, 2).contiguous(), scale=self.scale)
         return out.transpose(1, 2)
 
     def degrees(self) -> Tensor:
@@ -262,6 +263,7 @@ def softmax_affinity(theta: Tensor, phi: Tensor, scale: float = 1.0, symmetric: 
         check_choice('normalize', normalize, NORMALIZATIONS)
     query, key = theta.transpose(1, 2), phi.transpose(1, 2)
     if not symmetric and normalize == 'none' and not materialize:
+        query, key = query.contiguous(), key.contiguous()  # for the fused kernel, see Affinity.matmul
         return Affinity(query=query, key=key, scale=scale)
     a = torch.softmax(torch.matmul(query, phi) * scale, dim=-1)
     if symmetric:
