@@ -2,83 +2,48 @@
 """Spatio-temporal benchmark (issue 5): forward+backward time and peak memory of
 
 1. one block at I3D res4 sizes (C1 = 1024, Cs = 512, batch 1), T x H x W from 4x7x7 to 16x28x28: our SNL (factorised
-   path where it is cheaper), our NL, and mmcv's ``NonLocal3d`` (embedded Gaussian, no sub-sampling) in the same run;
+   path where it is cheaper), gSNL, NL (fused softmax), NS, A2, CGNL, and mmcv's ``NonLocal3d`` (embedded Gaussian,
+   no sub-sampling) in the same run;
 2. the whole I3D-R50 backbone (mmaction2's ResNet3d, batch 1): plain, + mmcv NL at mmaction2's placement (after
    blocks 1, 3 of res3 and 1, 3, 5 of res4, sub-sampled, as its i3d ...-nl-embedded-gaussian config), + one SNL at the
    paper's placement (before the last block of res4), at 8x112x112 and 32x224x224.
 
-``python tools/analysis/benchmark_video.py [--device cuda] [--repeats 10] [--blocks-only] [--sizes 4x7x7 ...]
-[--out docs/benchmark_video.json]``. Peak memory is measured on CUDA only (``torch.cuda.max_memory_allocated``); on CPU
-the column is empty. Each case runs in this process after a warm-up; the median of ``--repeats`` timings is reported.
+Time: for each size, every variant is built in one process and they run round-robin (one warm-up round, then
+``--repeats`` rounds; medians), so the load of a shared machine falls on all of them alike. Memory: each variant in a
+fresh process, the rise of the peak resident set (``ru_maxrss``) over one forward+backward after the model and input
+are built (CPU), or ``torch.cuda.max_memory_allocated`` minus the memory allocated before the step (GPU).
+
+    python tools/analysis/benchmark_video.py --out docs/benchmark_video          # both sweeps; OUT.md/.json/.png
+    python tools/analysis/benchmark_video.py --blocks-only --sizes 4x7x7 --repeats 1   # a quick check
 """
 import argparse
 import json
+import os
+import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 BLOCK_SIZES = ('4x7x7', '8x7x7', '8x14x14', '16x14x14', '16x28x28')
 BACKBONE_SIZES = ('8x112x112', '32x224x224')
-
-
-def _sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def measure(fn, device, repeats: int):
-    """(median seconds, peak bytes or None) of ``fn()`` (forward + backward)."""
-    fn()  # warm-up (kernels, allocator)
-    _sync(device)
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t)
-    peak = torch.cuda.max_memory_allocated(device) - base if device.type == 'cuda' else None
-    return statistics.median(times), peak
-
-
-def _step(module, x):
-    def run():
-        module.zero_grad(set_to_none=True)
-        out = module(x)
-        (out[0] if isinstance(out, tuple) else out).float().sum().backward()
-    return run
-
-
-def block_sweep(device, repeats, sizes):
-    from mmcv.cnn import NonLocal3d
-
-    from snl_plugins import NL, SNL
-    rows = []
-    for size in sizes:
-        t, h, w = map(int, size.split('x'))
-        x = torch.randn(1, 1024, t, h, w, device=device, requires_grad=True)
-        blocks = {
-            'SNL (ours)': SNL(1024, reduction=2, dim=3),
-            'NL (ours, embedded Gaussian)': NL(1024, reduction=2, dim=3),
-            'mmcv NonLocal3d (embedded Gaussian)': NonLocal3d(1024, reduction=2, sub_sample=False,
-                                                               mode='embedded_gaussian'),
-        }
-        for name, block in blocks.items():
-            block.to(device).train()
-            sec, peak = measure(_step(block, x), device, repeats)
-            rows.append(dict(kind='block', size=size, model=name, ms=1e3 * sec,
-                             peak_mib=None if peak is None else peak / 2 ** 20))
-            print(f'{size:>9} {name:<40} {1e3 * sec:9.2f} ms  '
-                  f'{"" if peak is None else f"{peak / 2 ** 20:9.1f} MiB"}', flush=True)
-    return rows
+C1, CS = 1024, 512
+BLOCKS = {
+    'SNL (ours)': "SNL(C1, inter_channels=CS, dim=3, zero_init=False)",
+    'gSNL (ours)': "gSNL(C1, inter_channels=CS, dim=3, zero_init=False)",
+    'NL (ours, fused softmax)': "NL(C1, inter_channels=CS, dim=3, zero_init=False)",
+    'NS (ours, fused softmax)': "NS(C1, inter_channels=CS, dim=3, zero_init=False)",
+    'A2 (ours)': "A2(C1, inter_channels=CS, dim=3, zero_init=False)",
+    'CGNL (ours)': "CGNL(C1, inter_channels=CS, dim=3, zero_init=False)",
+    'mmcv NonLocal3d (emb. Gaussian)': "NonLocal3d(C1, reduction=C1 // CS, sub_sample=False, "
+                                       "mode='embedded_gaussian')",
+}
+REFERENCE_BLOCK = 'mmcv NonLocal3d (emb. Gaussian)'
+BACKBONES = ('I3D-R50', 'I3D-R50 + mmcv NL x5 (mmaction2 placement)', 'I3D-R50 + SNL (paper placement)')
 
 
 def _i3d(blocks=None, non_local=None):
@@ -94,50 +59,184 @@ def _i3d(blocks=None, non_local=None):
     return backbone
 
 
-def backbone_sweep(device, repeats, sizes):
+def backbone_cfg(name):
+    return {BACKBONES[0]: _i3d(), BACKBONES[1]: _i3d(non_local=True),
+            BACKBONES[2]: _i3d(blocks=[dict(type='SNL', at='layer3.-1', position='before')])}[name]
+
+
+# --------------------------------------------------------------------------------------------- child process
+def _build(kind, name, device):
+    import torch
+    torch.manual_seed(0)
+    if kind == 'block':
+        from mmcv.cnn import NonLocal3d  # noqa: F401
+        from snl_plugins import A2, CGNL, NL, NS, SNL, gSNL  # noqa: F401
+        return eval(BLOCKS[name]).to(device).train()
     import snl_plugins  # noqa: F401
     from mmaction.registry import MODELS
     from mmaction.utils import register_all_modules
     from mmengine.registry import DefaultScope
     register_all_modules(init_default_scope=False)
-    cases = {'I3D-R50': _i3d(), 'I3D-R50 + mmcv NL x5 (mmaction2 placement)': _i3d(non_local=True),
-             'I3D-R50 + SNL (paper placement)': _i3d(blocks=[dict(type='SNL', at='layer3.-1', position='before')])}
-    rows = []
     with DefaultScope.overwrite_default_scope('mmaction'):
-        for size in sizes:
-            t, h, w = map(int, size.split('x'))
-            x = torch.randn(1, 3, t, h, w, device=device)
-            for name, cfg in cases.items():
-                model = MODELS.build(cfg)
-                model.init_weights()
-                model.to(device).train()
-                sec, peak = measure(_step(model, x), device, repeats)
-                rows.append(dict(kind='backbone', size=size, model=name, ms=1e3 * sec,
-                                 peak_mib=None if peak is None else peak / 2 ** 20))
-                print(f'{size:>10} {name:<45} {1e3 * sec:9.2f} ms  '
-                      f'{"" if peak is None else f"{peak / 2 ** 20:9.1f} MiB"}', flush=True)
-                del model
+        model = MODELS.build(backbone_cfg(name))
+        model.init_weights()
+    model.to(device)
+    model.train()  # mmaction2's ResNet3d.train returns None
+    return model
+
+
+def _child(spec):
+    import resource
+
+    import torch
+    dev = torch.device(spec['device'])
+    t, h, w = map(int, spec['size'].split('x'))
+    models = [_build(spec['kind'], n, dev) for n in spec['names']]
+    x = (torch.randn(1, C1, t, h, w, device=dev, requires_grad=True) if spec['kind'] == 'block'
+         else torch.randn(1, 3, t, h, w, device=dev))
+
+    def sync():
+        if dev.type == 'cuda':
+            torch.cuda.synchronize(dev)
+
+    def step(m):
+        m.zero_grad(set_to_none=True)
+        x.grad = None
+        out = m(x)
+        (out[0] if isinstance(out, tuple) else out).float().square().mean().backward()
+
+    if spec['mode'] == 'mem':
+        (m,) = models
+        if dev.type == 'cuda':
+            sync(); torch.cuda.reset_peak_memory_stats(dev); base = torch.cuda.memory_allocated(dev)
+        else:
+            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        step(m); sync()
+        peak = (torch.cuda.max_memory_allocated(dev) if dev.type == 'cuda'
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        return dict(mem=peak - base)
+    times = [[] for _ in models]
+    for r in range(spec['repeats'] + 1):  # round 0 warms up
+        for i, m in enumerate(models):
+            sync(); t0 = time.perf_counter(); step(m); sync()
+            if r:
+                times[i].append(time.perf_counter() - t0)
+    return dict(times=[statistics.median(v) for v in times], all_times=times)
+
+
+def _run(spec):
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    proc = subprocess.run([sys.executable, __file__, '--child', json.dumps(spec)], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    if proc.returncode:
+        lines = proc.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1][:200] if lines else f'exit {proc.returncode}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def sweep(kind, sizes, names, repeats, device, memory=True):
+    rows = []
+    for size in sizes:
+        started = time.time()
+        spec = dict(kind=kind, size=size, names=list(names), repeats=repeats, device=device, mode='time')
+        try:
+            timed = _run(spec)
+        except RuntimeError as err:
+            print(f'{size}: timing failed: {err}', file=sys.stderr, flush=True)
+            rows += [dict(kind=kind, size=size, model=n, error=str(err)) for n in names]
+            continue
+        for name, sec, alls in zip(names, timed['times'], timed['all_times']):
+            row = dict(kind=kind, size=size, model=name, ms=1e3 * sec, ms_all=[1e3 * v for v in alls])
+            if memory:
+                try:
+                    row['peak_mib'] = _run(dict(spec, names=[name], mode='mem'))['mem'] / 2 ** 20
+                except RuntimeError as err:
+                    row['mem_error'] = str(err)
+            rows.append(row)
+            print(f"{size:>10} {name:<45} {row['ms']:10.1f} ms  {row.get('peak_mib', float('nan')):9.1f} MiB",
+                  file=sys.stderr, flush=True)
+        print(f'{size}: {time.time() - started:.0f} s', file=sys.stderr, flush=True)
     return rows
+
+
+def table(rows, kind, ref):
+    lines = ['| T x H x W | model | fwd+bwd ms (median) | min ms | peak MiB | time vs ' + ref + ' | memory vs ' + ref
+             + ' |', '|---|---|---|---|---|---|---|']
+    base = {r['size']: r for r in rows if r['kind'] == kind and r['model'] == ref and 'ms' in r}
+    for r in rows:
+        if r['kind'] != kind:
+            continue
+        if 'ms' not in r:
+            lines.append(f"| {r['size']} | {r['model']} | failed: {r['error']} | | | | |")
+            continue
+        b = base.get(r['size'])
+        mem = r.get('peak_mib')
+        tr = f"{r['ms'] / b['ms']:.2f}x" if b else ''
+        mr = f"{mem / b['peak_mib']:.2f}x" if b and mem is not None and b.get('peak_mib') else ''
+        lines.append(f"| {r['size']} | {r['model']} | {r['ms']:,.1f} | {min(r['ms_all']):,.1f} | "
+                     f"{'' if mem is None else f'{mem:,.0f}'} | {tr} | {mr} |")
+    return '\n'.join(lines)
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for name in dict.fromkeys(r['model'] for r in rows if r['kind'] == 'block'):
+        pts = sorted((eval(r['size'].replace('x', '*')), r['ms'], r.get('peak_mib') or 1)
+                     for r in rows if r['kind'] == 'block' and r['model'] == name and 'ms' in r)
+        if pts:
+            n, t, m = zip(*pts)
+            axes[0].loglog(n, t, 'o-', label=name)
+            axes[1].loglog(n, [max(v, 1) for v in m], 'o-', label=name)
+    axes[0].set(xlabel='positions T*H*W', ylabel='forward+backward (ms)', title=f'block, C1={C1}, Cs={CS}, batch 1')
+    axes[1].set(xlabel='positions T*H*W', ylabel='peak memory rise (MiB)', title='memory')
+    axes[0].legend(fontsize=7)
+    for ax in axes:
+        ax.grid(True, which='both', alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    p.add_argument('--repeats', type=int, default=10)
+    p.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
+    p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--sizes', nargs='+', default=list(BLOCK_SIZES), help='block sweep T x H x W sizes')
+    p.add_argument('--blocks', nargs='+', default=list(BLOCKS), choices=list(BLOCKS), metavar='NAME')
     p.add_argument('--backbone-sizes', nargs='+', default=list(BACKBONE_SIZES))
     p.add_argument('--blocks-only', action='store_true')
-    p.add_argument('--out', help='write the rows as JSON here')
+    p.add_argument('--backbone-only', action='store_true')
+    p.add_argument('--no-memory', action='store_true', help='time only')
+    p.add_argument('--out', help='write OUT.md, OUT.json and OUT.png')
+    p.add_argument('--child', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    device = torch.device(a.device)
-    rows = block_sweep(device, a.repeats, a.sizes)
+    if a.child:
+        print(json.dumps(_child(json.loads(a.child))))
+        return None
+    import torch
+    device = a.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    started, load0 = time.time(), os.getloadavg()
+    rows = []
+    if not a.backbone_only:
+        rows += sweep('block', a.sizes, a.blocks, a.repeats, device, not a.no_memory)
     if not a.blocks_only:
-        rows += backbone_sweep(device, a.repeats, a.backbone_sizes)
+        rows += sweep('backbone', a.backbone_sizes, BACKBONES, a.repeats, device, not a.no_memory)
+    machine = (torch.cuda.get_device_name() if device == 'cuda' else
+               f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads')
+    text = (f'Machine: {machine}, torch {torch.__version__}; float32, batch 1, median of {a.repeats} interleaved '
+            f'rounds after a warm-up round; memory per variant in a fresh process; {time.time() - started:.0f} s; '
+            f'load average {load0[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.\n\n'
+            + table(rows, 'block', REFERENCE_BLOCK) + '\n\n' + table(rows, 'backbone', BACKBONES[0]) + '\n')
+    print(text)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(dict(device=str(device), torch=torch.__version__,
-                                               gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
-                                               rows=rows), indent=1))
+        Path(a.out + '.md').write_text(text)
+        Path(a.out + '.json').write_text(json.dumps(dict(device=device, torch=torch.__version__, args=vars(a),
+                                                         rows=rows), indent=1))
+        if any(r['kind'] == 'block' and 'ms' in r for r in rows):
+            plot(rows, a.out + '.png')
     return rows
 
 
