@@ -20,11 +20,13 @@ NORMALIZATIONS = ('sym', 'row', 'count', 'none')
 PATHS = ('auto', 'dense', 'factorised')
 SOFTMAX_KERNELS = ('embedded_gaussian', 'gaussian')
 
-# Measured crossover of the factorised over the dense dot-kernel product (tools/analysis/benchmark_blocks.py
-# --crossover, float32, 2 CPU cores): the factorised path is faster once N exceeds about this many times Cs.
-# The arithmetic alone (dense ~2 N^2 Cs, factorised ~4 N Cs^2 multiply-adds) puts it at N = 2 Cs; the dense
-# path's N x N element-wise passes (symmetrise, degrees, scaling, and their backward) move it lower.
-FACTORISED_CROSSOVER = 1.0
+# Where the factorised dot-kernel product overtakes the dense one: N > FACTORISED_CROSSOVER * Cs. The arithmetic
+# (dense ~2 N^2 Cs, factorised ~4 N Cs^2 multiply-adds) puts it at N = 2 Cs, and so does the measurement
+# (tools/analysis/benchmark_blocks.py --crossover --threads 1, SNL forward+backward, B = 2, C1 = 2 Cs, float32, 2-core
+# CPU, docs/benchmarks.md): dense / factorised time 0.76-0.99 below N = Cs, 0.81-1.0 up to N = 2 Cs, and
+# 1.14-1.21 at N = 2.25-3 Cs for Cs = 128 and 256, rising to 1.3-6x by N = 4-16 Cs. ResNet res4 at 224 px
+# (N = 196, Cs = 512) stays dense; segmentation and video sizes go factorised.
+FACTORISED_CROSSOVER = 2.0
 
 
 @torch.jit.unused

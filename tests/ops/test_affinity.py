@@ -201,3 +201,10 @@ def test_project_and_combine():
     torch.testing.assert_close(combine([t1], [v1]), torch.einsum('oc,bcn->bon', v1, t1))
     with pytest.raises(ValueError, match='2 terms but 1 weights'):
         combine([t1, t2], [v1])
+
+
+def test_auto_path_at_the_papers_sizes():
+    """ResNet res4 at 224 px (N = 196, Cs = 512) stays dense; segmentation / video sizes go factorised."""
+    assert choose_path('auto', 'dot', 14 * 14, 512) == 'dense'
+    assert choose_path('auto', 'dot', 64 * 64, 256) == 'factorised'
+    assert choose_path('auto', 'dot', 8 * 28 * 28, 512) == 'factorised'

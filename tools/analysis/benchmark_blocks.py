@@ -42,6 +42,8 @@ _SETUP = r'''
 import json, resource, statistics, sys, time
 import torch
 spec = json.loads(sys.argv[1])
+if spec.get('threads'):
+    torch.set_num_threads(spec['threads'])
 from snl_plugins import SNL, gSNL, NL, NS, A2, CGNL
 from mmcv.cnn import NonLocal2d, NonLocal3d
 from timm.layers import NonLocalAttn
@@ -109,9 +111,9 @@ def _run(script, spec):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(names, spatial, batch, c, cs, repeats, device, memory=True):
+def measure(names, spatial, batch, c, cs, repeats, device, memory=True, threads=None):
     '''``{name: dict(time, mem)}`` of the variants at one size, and the matrix-product rate measured with them.'''
-    spec = dict(spatial=list(spatial), batch=batch, c=c, cs=cs, repeats=repeats, device=device)
+    spec = dict(spatial=list(spatial), batch=batch, c=c, cs=cs, repeats=repeats, device=device, threads=threads)
     timed = _run(_TIMES, dict(spec, ctors=[VARIANTS[n] for n in names]))
     out = {}
     for name, t in zip(names, timed['times']):
@@ -151,7 +153,8 @@ def sweep(args):
                  and not (v in DENSE_LIKE and n > args.max_dense)]
         label = 'x'.join(map(str, spatial))
         try:
-            results, gflops = measure(names, spatial, batch, args.channels, args.inter, args.repeats, args.device)
+            results, gflops = measure(names, spatial, batch, args.channels, args.inter, args.repeats, args.device,
+                                      threads=args.threads)
         except RuntimeError as err:
             print(f'  B={batch} {label}: failed: {err}', file=sys.stderr)
             continue
@@ -215,7 +218,7 @@ def crossover(args):
         for side in (8, 12, 16, 20, 24, 28, 32):
             n = side * side
             t, _ = measure(['SNL dense', 'SNL factorised'], (side, side), 2, 2 * cs, cs, max(args.repeats, 5),
-                           args.device, memory=False)
+                           args.device, memory=False, threads=args.threads)
             ratio = t['SNL dense']['time'] / t['SNL factorised']['time']
             print(f"| {cs} | {n} | {n / cs:.2f} | {t['SNL dense']['time'] * 1e3:.2f} | "
                   f"{t['SNL factorised']['time'] * 1e3:.2f} | {ratio:.2f} |", flush=True)
@@ -235,6 +238,7 @@ def main(argv=None):
     p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS), metavar='NAME')
     p.add_argument('--max-dense', type=int, default=128 * 128, help='skip N x N variants above this many positions')
     p.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
+    p.add_argument('--threads', type=int, help='torch threads in each measuring process (default: torch\'s)')
     p.add_argument('--crossover', action='store_true', help='only measure the dense / factorised crossover')
     p.add_argument('--out', help='write OUT.md, OUT.json and OUT.png')
     args = p.parse_args(argv)
