@@ -133,12 +133,12 @@ def fmt_mem(b):
     return f'{b / 2 ** 20:,.0f}'
 
 
-def machine_line(device):
+def machine_line(device, threads=None):
     import torch
     if device == 'cuda':
         return f'{torch.cuda.get_device_name()} (CUDA), torch {torch.__version__}'
     return (f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} '
-            f'({torch.get_num_threads()} threads)')
+            f'({threads or torch.get_num_threads()} threads per measuring process)')
 
 
 def sweep(args):
@@ -249,7 +249,7 @@ def main(argv=None):
         return crossover(args)
     started = time.time()
     rows = sweep(args)
-    text = (f'Machine: {machine_line(args.device)}; C1 = {args.channels}, Cs = {args.inter}, float32, median of '
+    text = (f'Machine: {machine_line(args.device, args.threads)}; C1 = {args.channels}, Cs = {args.inter}, float32, median of '
             f'{args.repeats} after a warm-up; {time.time() - started:.0f} s in all.\n\n' + table(rows, args))
     print(text)
     if args.out:
