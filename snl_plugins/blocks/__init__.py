@@ -1,6 +1,6 @@
 """Non-local blocks as ``nn.Module``s, each registered under its class name in mmengine's root ``MODELS``."""
 from .a2 import A2
-from .base import AffinityEmbedding, _NonlocalNd
+from .base import AffinityEmbedding
 from .capture import capture_affinities, nonlocal_modules
 from .cgnl import CGNL
 from .nl import NL, NS

@@ -1,6 +1,4 @@
 """Spatio-temporal blocks in 2D video networks that fold time into the batch (TSM, TSN, TIN: N*T x C x H x W)."""
-from typing import Optional
-
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
