@@ -1,14 +1,11 @@
 """The classification data sets read the standard on-disk layouts the fixtures write."""
 import os
 import pickle
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for fixtures (see fixtures/datasets.py)
 from fixtures.datasets import (class_images, write_cifar10, write_cifar100, write_cub200,  # noqa: E402
                                write_image_folder)
 

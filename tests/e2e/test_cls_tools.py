@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tests'))  # for fixtures (see fixtures/datasets.py)
 from fixtures.datasets import write_cifar10, write_cub200  # noqa: E402
 
 CFG_DIR = ROOT / 'configs' / 'classification'

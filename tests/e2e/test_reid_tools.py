@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tests'))  # for fixtures (see fixtures/datasets.py)
 from fixtures.reid import write_ilidsvid, write_mars, write_prid2011  # noqa: E402
 
 CFG_DIR = ROOT / 'configs' / 'reid'

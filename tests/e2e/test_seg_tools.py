@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tests'))  # for fixtures (see fixtures/datasets.py)
 from fixtures.voc import write_voc  # noqa: E402
 
 pytest.importorskip('mmseg')

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tests'))  # for fixtures (see fixtures/video.py)
 from fixtures.video import write_ucf101  # noqa: E402
 
 pytest.importorskip('mmaction')

@@ -2,14 +2,11 @@
 naming the file and what was expected."""
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # fixtures (see fixtures/datasets.py)
-from fixtures.reid import MARS_TEST, write_ilidsvid, write_mars, write_prid2011  # noqa: E402
+from fixtures.reid import MARS_TEST, write_ilidsvid, write_mars, write_prid2011
 
 from snl_plugins.reid import PRID2011, Mars, iLIDSVID, sample_clips  # noqa: E402
 

@@ -1,16 +1,12 @@
 """RandomIdentitySampler (single process and 2 ranks), RTM (tp / ta, 2D / 3D blocks, weights, losses, tracklet
 features) and VideoReIDMetric."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fixtures.reid import write_mars  # noqa: E402
+from fixtures.reid import write_mars
 
-from snl_plugins.blocks import NL, SNL, gSNL  # noqa: E402
+from snl_plugins.blocks import NL, SNL  # noqa: E402
 from snl_plugins.reid import RTM, ClipNonlocal, Mars, RandomIdentitySampler, VideoReIDMetric  # noqa: E402
 
 

@@ -1,6 +1,5 @@
 """NonlocalHead with every block, sliding-window and whole-image inference with blocks inside on an odd size, and the
 mask checks (transform and checked data sets) naming the offending file."""
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ from mmengine.registry import DefaultScope  # noqa: E402
 import snl_plugins.mmseg  # noqa: E402,F401
 from snl_plugins.mmseg import CheckSegMaps, NonlocalHead, SegMapError  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (fixtures; mmseg ships its own `tests`)
 from fixtures.voc import write_voc, write_voc_mask  # noqa: E402
 
 BLOCK_TYPES = ['SNL', 'gSNL', 'NL', 'NS', 'A2', 'CGNL', 'NonlocalStage']
