@@ -10,3 +10,9 @@ imagenet_resnet50 = 'checkpoints/resnet50_torchvision_imagenet.pth'
 kinetics400_i3d_r50 = 'checkpoints/i3d_r50_kinetics400.pth'
 # a Recognizer3D + ResNetP3D(depth=50) checkpoint trained on Kinetics-400:
 kinetics400_p3d_r50 = 'checkpoints/p3d_r50_kinetics400.pth'
+# VTN (configs/recognition/vtn): ImageNet 2D ResNet-34 (torchvision state dict) for the per-frame encoder on
+# Kinetics-400, and the Kinetics-400 VTN / VTN + SNL checkpoints (trained with the vtn/*_kinetics400-rgb.py configs)
+# that the UCF-101 rows fine-tune from:
+imagenet_resnet34 = 'checkpoints/resnet34_torchvision_imagenet.pth'
+kinetics400_vtn_r34 = 'checkpoints/vtn_r34_kinetics400.pth'
+kinetics400_vtn_r34_snl = 'checkpoints/vtn_r34-snl_kinetics400.pth'
