@@ -7,7 +7,9 @@ from mmengine.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG_DIR = ROOT / 'configs' / 'recognition'
-CONFIGS = sorted(p for p in CFG_DIR.rglob('*.py') if '_base_' not in p.parts)
+# the families trained with the paper's SGD schedule; VTN (and MARS) follow their authors' solvers and have their
+# own config tests
+CONFIGS = sorted(p for p in CFG_DIR.rglob('*.py') if p.parent.name in ('i3d', 'slowfast', 'p3d'))
 BLOCKS = ('nl', 'ns', 'a2', 'cgnl', 'snl', 'gsnl')
 
 
