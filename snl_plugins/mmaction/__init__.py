@@ -9,5 +9,6 @@ here: ``InjectNonlocal`` lives in mmengine's root ``MODELS``, which mmaction2's 
 from .p3d import P3D_TYPES, Bottleneck2d, P3DBottleneck, ResNetP3D
 from .segments import SegmentNonlocal
 from .vtn import VTNHead  # noqa: F401  (VTN's temporal encoder as a head, in mmaction2's MODELS)
+from . import mars, resnext3d, rgb_flow  # noqa: F401  (MARS: ResNeXt3d, MARSRecognizer, WithFlow / FlowAwareFlip)
 
 __all__ = ['P3D_TYPES', 'Bottleneck2d', 'P3DBottleneck', 'ResNetP3D', 'SegmentNonlocal']
