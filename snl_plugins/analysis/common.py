@@ -6,13 +6,22 @@ import fnmatch
 import json
 import os
 import os.path as osp
+import sys
 from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 __all__ = ['load_model', 'build_loader', 'iterate_batches', 'forward_batch', 'select_blocks', 'progress',
-           'save_json', 'output_paths', 'block_type', 'to_jsonable']
+           'save_json', 'output_paths', 'block_type', 'to_jsonable', 'input_layout', 'LAYOUTS']
+
+# How one sample's network input is laid out, by host family (what the data pipeline packs and the model's forward
+# takes); the per-sample shape a user gives (complexity's --input-shape) is in this order.
+LAYOUTS = {
+    'image': 'C x H x W (classification, segmentation)',
+    'video': 'clips x C x T x H x W (mmaction2 recognizers; NCTHW)',
+    'tracklet': 'clips x T x C x H x W (re-ID RTM; a tracklet is cut into clips of T frames)',
+}
 
 
 def load_model(config: str, checkpoint: Optional[str] = None, cfg_options: Optional[dict] = None,
@@ -104,6 +113,17 @@ def forward_batch(model: nn.Module, batch) -> dict:
         model(*data, mode='tensor')
         data = dict(inputs=data[0])
     return data
+
+
+def input_layout(model: nn.Module) -> str:
+    """The key of :data:`LAYOUTS` for ``model``."""
+    # a model of a family exists only once its module is imported: look there rather than import mmaction2 / timm
+    for module, cls, layout in (('snl_plugins.reid.model', 'RTM', 'tracklet'),
+                                ('mmaction.models.recognizers.base', 'BaseRecognizer', 'video')):
+        mod = sys.modules.get(module)
+        if mod is not None and isinstance(model, getattr(mod, cls)):
+            return layout
+    return 'image'
 
 
 def block_type(module: nn.Module) -> str:

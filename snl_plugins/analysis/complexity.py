@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 __all__ = ['MATRIX_OPS', 'affinity_macs', 'count', 'block_table', 'model_table', 'registered_models',
-           'markdown_table']
+           'markdown_table', 'example_input', 'DEFAULT_INPUT']
 
 # Operators doing matrix work that mmengine's counter has no handle for (element-wise ones are excluded on purpose).
 MATRIX_OPS = ('aten::scaled_dot_product_attention', 'aten::_scaled_dot_product_flash_attention',
@@ -136,25 +136,42 @@ def registered_models() -> List[str]:
     return names
 
 
+# Per-sample network input when --input-shape is not given, in the order of the model's input layout
+# (common.LAYOUTS): CIFAR images, 8-frame 112 x 112 clips, re-ID clips of 4 frames of 224 x 112 (the configs' t4).
+DEFAULT_INPUT = {'image': (3, 32, 32), 'video': (3, 8, 112, 112), 'tracklet': (4, 3, 224, 112)}
+
+
+def example_input(model: nn.Module, shape: Optional[Sequence[int]] = None) -> torch.Tensor:
+    """A random batch of one sample for ``model``'s forward: ``shape`` is the per-sample (per-clip) input, C x H x W
+    for images, C x T x H x W for mmaction2 clips (one clip is added), T x C x H x W for a re-ID clip."""
+    from .common import LAYOUTS, input_layout
+    layout = input_layout(model)
+    shape = tuple(shape or DEFAULT_INPUT[layout])
+    if len(shape) != len(DEFAULT_INPUT[layout]):
+        raise ValueError(f'{type(model).__name__} takes {LAYOUTS[layout]}: --input-shape wants '
+                         f'{len(DEFAULT_INPUT[layout])} numbers, got {list(shape)}')
+    return torch.randn(1, 1, *shape) if layout == 'video' else torch.randn(1, *shape)
+
+
 def model_table(names: Sequence[str] = (), configs: Sequence[str] = (), input_shape: Optional[Sequence[int]] = None,
-                show_progress: bool = True) -> List[dict]:
+                cfg_options: Optional[dict] = None, show_progress: bool = True) -> List[dict]:
     """Rows for timm model names (input: ``input_shape`` or the model's pretrained_cfg input size) and for models
-    built from configs (input: ``input_shape``, default 3 x 32 x 32)."""
+    built from configs of any family (input: ``input_shape`` or :data:`DEFAULT_INPUT` of the model's layout)."""
     import timm
 
     import snl_plugins.timm  # noqa: F401
-    from .common import load_model, progress
+    from .common import input_layout, load_model, progress
     rows = []
     bar = progress(len(names) + len(configs), show_progress)
     for name in names:
         model = timm.create_model(name, pretrained=False).eval()
         shape = tuple(input_shape or model.pretrained_cfg.get('input_size', (3, 224, 224)))
-        rows.append(dict(name=name, input=[1, *shape], **count(model, (torch.randn(1, *shape),))))
+        rows.append(dict(name=name, layout='image', input=[1, *shape], **count(model, (torch.randn(1, *shape),))))
         bar.update()
     for config in configs:
-        model, _ = load_model(config)
-        shape = tuple(input_shape or (3, 32, 32))
-        rows.append(dict(name=config, input=[1, *shape], **count(model, (torch.randn(1, *shape),))))
+        model, _ = load_model(config, cfg_options=cfg_options)
+        x = example_input(model, input_shape)
+        rows.append(dict(name=config, layout=input_layout(model), input=list(x.shape), **count(model, (x,))))
         bar.update()
     bar.close()
     return rows
@@ -176,7 +193,7 @@ def markdown_table(rows: List[dict], title: str) -> str:
         unseen = ', '.join(f'{k} x{v}' for k, v in r['unseen_ops'].items()) or '-'
         forms = '/'.join(sorted({a['form'] for a in r['analytic']}))
         analytic = f'{_fmt(r["analytic_affinity_total"])} ({forms})' if r['analytic'] else '-'
-        lines.append(f'| {r["name"]} | {"x".join(map(str, r["input"][1:]))} | {_fmt(r["params"])} | '
+        lines.append(f'| {r["name"]} | {"x".join(map(str, r["input"]))} | {_fmt(r["params"])} | '
                      f'{_fmt(r["flops"])} | {unseen} | {analytic} | {_fmt(r["total_with_unseen"])} |')
     return '\n'.join(lines) + '\n'
 
@@ -195,9 +212,16 @@ def parse_args(argv=None):
     p.add_argument('--no-blocks', action='store_true', help='skip the block table')
     p.add_argument('--models', nargs='+', default=[],
                    help='timm model names to count, or "all" for every name this package registers')
-    p.add_argument('--configs', nargs='+', default=[], help='configs whose model to count')
+    p.add_argument('--configs', nargs='+', default=[],
+                   help='configs whose model to count (classification, segmentation, video, re-ID)')
     p.add_argument('--input-shape', type=int, nargs='+',
-                   help='model input C H W (default: the timm model\'s input size; 3 32 32 for configs)')
+                   help='per-sample model input in the model\'s layout: C H W for images (classification, '
+                   'segmentation), C T H W for an mmaction2 clip, T C H W for a re-ID clip (default: the timm '
+                   'model\'s input size; for configs 3 32 32, 3 8 112 112 and 4 3 224 112); the table\'s input '
+                   'column is the whole batch the forward took')
+    p.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                   help='override config settings, e.g. model.pretrained=None for a re-ID config whose ImageNet '
+                   'weight file is not here')
     p.add_argument('--out-dir', default='analysis')
     p.add_argument('--no-progress', action='store_true')
     return p.parse_args(argv)
@@ -226,7 +250,7 @@ def plot_complexity(rows: List[dict], path: str) -> str:
 def main(argv=None) -> dict:
     import os.path as osp
 
-    from .common import output_paths, save_json
+    from .common import output_paths, parse_cfg_options, save_json
     args = parse_args(argv)
     out, md = {}, []
     if not args.no_blocks:
@@ -235,7 +259,8 @@ def main(argv=None) -> dict:
                                  f', C1 / Cs = {args.reduction:g}'))
     names = registered_models() if args.models == ['all'] else args.models
     if names or args.configs:
-        out['models'] = model_table(names, args.configs, args.input_shape, not args.no_progress)
+        out['models'] = model_table(names, args.configs, args.input_shape, parse_cfg_options(args.cfg_options),
+                                    not args.no_progress)
         md.append(markdown_table(out['models'], 'Models'))
     if not out:
         raise SystemExit('nothing to count: drop --no-blocks or give --models / --configs')

@@ -6,10 +6,16 @@ holds the metrics of a test run, ``<work_dir>/<timestamp>/vis_data/scalars.json`
 validation lines carrying the metrics. The metrics taken (``source``): ``auto`` = the latest test run if there is
 one, else the last validation; ``test``; ``last`` / ``best`` validation (best by the table's first metric).
 
+Metrics are keyed as each family logs them: top-1 / top-5 as ``accuracy/top1`` (classification, percent) and
+``acc/top1`` (mmaction2's AccMetric, a fraction); ``mIoU`` / ``fwIoU`` / ``aAcc`` (mmseg, percent); ``reid/mAP`` /
+``reid/rank1`` (our re-ID metric, a fraction). Fractions are turned into percent, the unit of every table.
+
 Row identity comes from the config name (the copy mmengine leaves in the work dir, else the directory name), in the
 naming of ``configs/``: ``<backbone>[-<block>][-<setting>]_...`` (OpenMMLab's ``<model>_<backbone>[-<block>]_<schedule>_...``
 too), e.g. ``preresnet56-snl-sub4_1xb128-300e_cifar100`` -> backbone preresnet56, block SNL, setting sub4;
-``i3d_r50-snl_8xb8-...`` -> i3d, SNL; ``--label DIR=SETTING:TYPE`` overrides it.
+``i3d_r50-snl_8xb8-...`` -> i3d, SNL; ``rtmta_r50-snl3d_1xp8k4-...`` -> rtmta, SNL in its 3D reading (variant 3d,
+a row of its own beside the 2D one, both against the paper's SNL row); ``--label DIR=SETTING:TYPE`` overrides it.
+Runs of the same setting, backbone, type and variant are averaged into one row.
 """
 from __future__ import annotations
 
@@ -28,7 +34,12 @@ TYPE_ORDER = ['baseline', 'NL', 'NS', 'A2', 'CGNL', 'SNL', 'gSNL']
 LABELS = {'baseline': None, 'NL': '+ NL', 'NS': '+ NS', 'A2': '+ A2', 'CGNL': '+ CGNL', 'SNL': '+ *SNL',
           'gSNL': '+ *gSNL'}
 BACKBONES = {'preresnet20': 'PR-20', 'preresnet56': 'PR-56', 'resnet50': 'R-50', 'i3d': 'I3D', 'slowfast': 'SlowFast',
-             'p3d': 'P3D', 'deeplabv3': 'DeepLabV3 R-50', 'deeplabv3plus': 'DeepLabV3+ R-50'}
+             'p3d': 'P3D', 'deeplabv3': 'DeepLabV3 R-50', 'deeplabv3plus': 'DeepLabV3+ R-50', 'rtmta': 'RTMta',
+             'rtmtp': 'RTMtp'}
+# The schedule part of a config name ends the model part: GPUs x batch (1xb128, 8xb8, 4xb4) or re-ID's P x K (1xp8k4)
+SCHEDULE = re.compile(r'\d+x(b\d+|p\d+k\d+)')
+# Metric key prefixes whose values are fractions in [0, 1]: mmaction2's AccMetric and our re-ID metric
+FRACTION_PREFIXES = ('acc', 'reid')
 # canonical metric -> normalised key names (lower case, last '/' part, alphanumerics only)
 METRICS = {
     'top1': ('top1', 'top1acc', 'acctop1'),
@@ -51,11 +62,13 @@ def canonical_metric(key: str) -> Optional[str]:
 
 
 def _metrics_of(record: dict) -> Dict[str, float]:
+    """The canonical metrics of one logged record, in percent."""
     out = {}
     for k, v in record.items():
         canon = canonical_metric(k)
         if canon is not None and isinstance(v, (int, float)) and canon not in out:
-            out[canon] = float(v)
+            fraction = '/' in k and k.split('/')[0].lower() in FRACTION_PREFIXES
+            out[canon] = float(v) * (100.0 if fraction else 1.0)
     return out
 
 
@@ -105,24 +118,26 @@ def config_name(work_dir: str) -> str:
 
 
 def identify(name: str, settings: Optional[Dict[str, str]] = None) -> dict:
-    """Backbone, block type and setting token of a config name (see the module docstring)."""
+    """Backbone, block type, variant ('3d' for a block's 3D reading, else '') and setting token of a config name
+    (see the module docstring)."""
     parts = []
-    for part in name.split('_'):  # the model parts end where the schedule part (1xb128, 8xb8, 4xb4) starts
-        if re.fullmatch(r'\d+xb\d+', part.lower()):
+    for part in name.split('_'):
+        if SCHEDULE.fullmatch(part.lower()):
             break
         parts.append(part)
     tokens = [t.lower() for p in parts for t in p.split('-') if t]
     backbone = tokens[0] if tokens else name
-    kind, setting = 'baseline', ''
+    kind, variant, setting = 'baseline', '', ''
     known = set(settings or {}) - {''}
     for tok in tokens[1:]:
-        if tok in BLOCK_TOKENS and kind == 'baseline':
-            kind = BLOCK_TOKENS[tok]
+        block, reading = (tok[:-2], '3d') if tok.endswith('3d') and tok[:-2] in BLOCK_TOKENS else (tok, '')
+        if block in BLOCK_TOKENS and kind == 'baseline':
+            kind, variant = BLOCK_TOKENS[block], reading
         elif tok in known or re.fullmatch(r'(sub|stage|dp|sp)\d+', tok):
             setting = tok
     if backbone in known:  # settings named by the backbone (re-ID: rtmta / rtmtp; Table 14)
         setting = backbone
-    return dict(backbone=backbone, type=kind, setting_token=setting)
+    return dict(backbone=backbone, type=kind, variant=variant, setting_token=setting)
 
 
 def load_paper_results(path: Optional[str] = None) -> dict:
@@ -149,11 +164,12 @@ def _parse_label(text: str) -> Tuple[str, dict]:
 
 def build_table(work_dirs: Sequence[str], paper: Optional[str] = None, source: str = 'auto',
                 labels: Sequence[str] = (), paper_file: Optional[str] = None) -> dict:
-    """Rows of ours (mean over work dirs of the same setting and type), with the paper's beside when ``paper``."""
+    """Rows of ours (mean over work dirs of the same setting, backbone, block type and variant), with the paper's
+    beside when ``paper``."""
     table = paper_table(paper, paper_file) if paper else None
     settings = table['settings'] if table else {}
     overrides = dict(_parse_label(t) for t in labels)
-    groups: Dict[Tuple[str, str], dict] = {}
+    groups: Dict[Tuple[str, str, str, str], dict] = {}
     for wd in work_dirs:
         ident = identify(config_name(wd), settings)
         if osp.normpath(wd) in overrides:
@@ -166,41 +182,53 @@ def build_table(work_dirs: Sequence[str], paper: Optional[str] = None, source: s
                                                           for r in table['rows']):
             ident['setting'] = '-'
         metrics, where = read_work_dir(wd, source, table['metrics'][0] if table else None)
-        g = groups.setdefault((ident['setting'], ident['type']), dict(
-            setting=ident['setting'], type=ident['type'], backbone=ident['backbone'], runs=[]))
+        key = (ident['setting'], ident['backbone'], ident['type'], ident['variant'])
+        g = groups.setdefault(key, dict(setting=ident['setting'], type=ident['type'], backbone=ident['backbone'],
+                                        variant=ident['variant'], runs=[]))
         g['runs'].append(dict(work_dir=wd, source=where, metrics=metrics))
     for g in groups.values():
         keys = sorted({k for r in g['runs'] for k in r['metrics']}, key=METRIC_ORDER.index)
         g['ours'] = {k: sum(r['metrics'][k] for r in g['runs'] if k in r['metrics'])
                      / sum(1 for r in g['runs'] if k in r['metrics']) for k in keys}
+
+    def order(g):
+        return (g['backbone'], g['setting'], g['type'] != 'baseline',
+                TYPE_ORDER.index(g['type']) if g['type'] in TYPE_ORDER else 99, g['variant'])
+
     if table:
         metrics = list(table['metrics'])
         scale = 100.0 if table.get('unit') == 'fraction' else 1.0
         rows = []
         for prow in table['rows']:
-            ours = groups.pop((prow['setting'], prow['type']), None)
-            rows.append(dict(setting=prow['setting'], model=prow['model'], type=prow['type'],
-                             ours=ours['ours'] if ours else {}, runs=ours['runs'] if ours else [],
-                             paper={m: prow[m] * scale for m in metrics if m in prow}))
-        extra = sorted(groups.values(), key=lambda g: (g['setting'], TYPE_ORDER.index(g['type'])
-                                                       if g['type'] in TYPE_ORDER else 99))
-        for g in extra:
-            rows.append(dict(setting=g['setting'], model=_model_label(g), type=g['type'], ours=g['ours'],
-                             runs=g['runs'], paper={}, not_in_paper=True))
+            paper_values = {m: prow[m] * scale for m in metrics if m in prow}
+            # every reading (variant) of the row's block in our runs stands against the paper's one number
+            ours = sorted((g for k, g in groups.items() if (k[0], k[2]) == (prow['setting'], prow['type'])), key=order)
+            for g in ours:
+                del groups[(g['setting'], g['backbone'], g['type'], g['variant'])]
+                rows.append(dict(setting=prow['setting'], model=prow['model'] + _variant_label(g), type=prow['type'],
+                                 variant=g['variant'], ours=g['ours'], runs=g['runs'], paper=paper_values))
+            if not ours:
+                rows.append(dict(setting=prow['setting'], model=prow['model'], type=prow['type'], variant='', ours={},
+                                 runs=[], paper=paper_values))
+        for g in sorted(groups.values(), key=order):
+            rows.append(dict(setting=g['setting'], model=_model_label(g), type=g['type'], variant=g['variant'],
+                             ours=g['ours'], runs=g['runs'], paper={}, not_in_paper=True))
         return dict(table=str(paper), citation=table['citation'], caption=table['caption'], metrics=metrics,
                     unit='percent', rows=rows)
     metrics = sorted({k for g in groups.values() for k in g['ours']}, key=METRIC_ORDER.index)
-    ordered = sorted(groups.values(), key=lambda g: (g['type'] != 'baseline', g['setting'],
-                                                     TYPE_ORDER.index(g['type']) if g['type'] in TYPE_ORDER else 99))
-    rows = [dict(setting=g['setting'], model=_model_label(g), type=g['type'], ours=g['ours'], runs=g['runs'],
-                 paper={}) for g in ordered]
+    rows = [dict(setting=g['setting'], model=_model_label(g), type=g['type'], variant=g['variant'], ours=g['ours'],
+                 runs=g['runs'], paper={}) for g in sorted(groups.values(), key=order)]
     return dict(table=None, metrics=metrics, unit='percent', rows=rows)
+
+
+def _variant_label(g: dict) -> str:
+    return f' ({g["variant"].upper()})' if g['variant'] else ''
 
 
 def _model_label(g: dict) -> str:
     if g['type'] == 'baseline':
         return BACKBONES.get(g['backbone'], g['backbone'])
-    return LABELS.get(g['type'], '+ ' + g['type'])
+    return LABELS.get(g['type'], '+ ' + g['type']) + _variant_label(g)
 
 
 def _num(v) -> str:
