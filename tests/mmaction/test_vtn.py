@@ -257,3 +257,19 @@ def test_config_builds_with_vtn_settings_and_runs(path, mmaction_scope):
     out = model.val_step(dict(inputs=[clips], data_samples=[ActionDataSample().set_gt_label(torch.tensor(0))]))
     assert out[0].pred_score.shape == (head.num_classes,)
     assert torch.allclose(out[0].pred_score.sum(), torch.tensor(1.0))  # clip probabilities averaged
+
+
+def test_blocks_can_also_be_injected_into_the_vtn_backbone(mmaction_scope):
+    """The InjectNonlocal path of every other video config works for VTN's per-frame ResNet-34 as well: here an SNL over
+    the 16 frames x H x W of each clip before the last block of res4, beside the head's encoder."""
+    from mmaction.registry import MODELS
+    from mmaction.structures import ActionDataSample
+    cfg = Config.fromfile(str(ROOT / 'configs/recognition/vtn/vtn_r34_8xb2-16x2x1-200e_ucf101-split1-rgb.py'))
+    block = dict(type='SegmentNonlocal', num_segments=16, block=dict(type='SNL'), at='layer3.-1', position='before')
+    cfg.model.backbone = dict(type='InjectNonlocal', module=cfg.model.backbone, blocks=[block])
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert type(model.backbone.layer3.segmentnonlocal_before_5.block).__name__ == 'SNL'
+    clips = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    out = model.val_step(dict(inputs=[clips], data_samples=[ActionDataSample().set_gt_label(torch.tensor(0))]))
+    assert out[0].pred_score.shape == (101,)
