@@ -16,3 +16,9 @@ kinetics400_p3d_r50 = 'checkpoints/p3d_r50_kinetics400.pth'
 imagenet_resnet34 = 'checkpoints/resnet34_torchvision_imagenet.pth'
 kinetics400_vtn_r34 = 'checkpoints/vtn_r34_kinetics400.pth'
 kinetics400_vtn_r34_snl = 'checkpoints/vtn_r34-snl_kinetics400.pth'
+# MARS (mars/*.py): ResNeXt3D-101 checkpoints in mmengine form, trained with the mars configs or the authors' released
+# files (craston/MARS: Flow_Kinetics_16f.pth, MARS_Kinetics_16f.pth, Flow_UCF101_16f.pth) converted with
+# tools/convert/mars_to_mmaction.py. The flow teachers that MARS distils, and the Kinetics-400 MARS that UCF-101 starts from:
+kinetics400_mars_flow = 'checkpoints/mars_resnext3d101_kinetics400_flow.pth'
+ucf101_mars_flow = 'checkpoints/mars_resnext3d101_ucf101-split1_flow.pth'
+kinetics400_mars_rgb = 'checkpoints/mars_resnext3d101_kinetics400_mars.pth'
