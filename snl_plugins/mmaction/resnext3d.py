@@ -57,7 +57,7 @@ class ResNeXtBottleneck(nn.Module):
 @MODELS.register_module()
 class ResNeXt3d(BaseModule):
     """3D ResNeXt-50 / 101 / 152 for ``Recognizer3D``: input N x C x T x H x W (C = ``in_channels``: 3 for RGB,
-    2 for optical flow), output the last stage's N x 2048 x T/8 x H/32 x W/32 (rounded up).
+    2 for optical flow), output the last stage's N x 2048 x T/16 x H/32 x W/32 (rounded up).
 
     Args:
         depth: 50, 101 or 152.
