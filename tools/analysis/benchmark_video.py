@@ -6,7 +6,10 @@
    no sub-sampling) in the same run;
 2. the whole I3D-R50 backbone (mmaction2's ResNet3d, batch 1): plain, + mmcv NL at mmaction2's placement (after
    blocks 1, 3 of res3 and 1, 3, 5 of res4, sub-sampled, as its i3d ...-nl-embedded-gaussian config), + one SNL at the
-   paper's placement (before the last block of res4), at 8x112x112 and 32x224x224.
+   paper's placement (before the last block of res4), at 8x112x112 and 32x224x224;
+3. VTN's temporal encoder (issue 9; 4 layers, width 512, batch 4 clips) with its multi-head self-attention and with
+   SNL / gSNL / NL in its place, at T = 16 (VTN's clips) up to long videos (T = 256, 1024);
+4. MARS's 3D ResNeXt-101 (batch 1) plain and + SNL right before the last block of res3, at 16x112x112.
 
 Time: for each size, every variant is built in one process and they run round-robin (one warm-up round, then
 ``--repeats`` rounds; medians), so the load of a shared machine falls on all of them alike. Memory: each variant in a
@@ -14,7 +17,8 @@ fresh process, the rise of the peak resident set (``ru_maxrss``) over one forwar
 are built (CPU), or ``torch.cuda.max_memory_allocated`` minus the memory allocated before the step (GPU).
 
     python tools/analysis/benchmark_video.py --out docs/benchmark_video          # both sweeps; OUT.md/.json/.png
-    python tools/analysis/benchmark_video.py --blocks-only --sizes 4x7x7 --repeats 1   # a quick check
+    python tools/analysis/benchmark_video.py --sweeps block --sizes 4x7x7 --repeats 1   # a quick check
+    python tools/analysis/benchmark_video.py --sweeps vtn resnext --out docs/benchmark_vtn_mars   # issue 9
 """
 import argparse
 import json
@@ -44,6 +48,17 @@ BLOCKS = {
 }
 REFERENCE_BLOCK = 'mmcv NonLocal3d (emb. Gaussian)'
 BACKBONES = ('I3D-R50', 'I3D-R50 + mmcv NL x5 (mmaction2 placement)', 'I3D-R50 + SNL (paper placement)')
+VTN_LENGTHS = ('16', '256', '1024')
+VTN_BATCH, VTN_WIDTH = 4, 512
+VTN_ATTENTIONS = {
+    'VTN encoder, MHSA (VTN)': dict(type='MultiHeadSelfAttention', num_heads=8),
+    'VTN encoder, SNL': dict(type='SNL'),
+    'VTN encoder, gSNL': dict(type='gSNL'),
+    'VTN encoder, NL (fused softmax)': dict(type='NL'),
+}
+RESNEXT_SIZES = ('16x112x112',)
+RESNEXTS = ('ResNeXt3D-101', 'ResNeXt3D-101 + SNL (MARS placement)')
+SWEEPS = ('block', 'backbone', 'vtn', 'resnext')
 
 
 def _i3d(blocks=None, non_local=None):
@@ -60,8 +75,12 @@ def _i3d(blocks=None, non_local=None):
 
 
 def backbone_cfg(name):
+    resnext = dict(type='ResNeXt3d', depth=101)
     return {BACKBONES[0]: _i3d(), BACKBONES[1]: _i3d(non_local=True),
-            BACKBONES[2]: _i3d(blocks=[dict(type='SNL', at='layer3.-1', position='before')])}[name]
+            BACKBONES[2]: _i3d(blocks=[dict(type='SNL', at='layer3.-1', position='before')]),
+            RESNEXTS[0]: resnext,
+            RESNEXTS[1]: dict(type='InjectNonlocal', module=resnext,
+                              blocks=[dict(type='SNL', at='layer2.-1', position='before', reduction=2)])}[name]
 
 
 # --------------------------------------------------------------------------------------------- child process
@@ -72,6 +91,10 @@ def _build(kind, name, device):
         from mmcv.cnn import NonLocal3d  # noqa: F401
         from snl_plugins import A2, CGNL, NL, NS, SNL, gSNL  # noqa: F401
         return eval(BLOCKS[name]).to(device).train()
+    if kind == 'vtn':
+        from snl_plugins.transformer import VTNEncoder
+        return VTNEncoder(VTN_WIDTH, num_positions=max(int(t) for t in VTN_LENGTHS),
+                          attention=VTN_ATTENTIONS[name]).to(device).train()
     import snl_plugins  # noqa: F401
     from mmaction.registry import MODELS
     from mmaction.utils import register_all_modules
@@ -90,10 +113,13 @@ def _child(spec):
 
     import torch
     dev = torch.device(spec['device'])
-    t, h, w = map(int, spec['size'].split('x'))
     models = [_build(spec['kind'], n, dev) for n in spec['names']]
-    x = (torch.randn(1, C1, t, h, w, device=dev, requires_grad=True) if spec['kind'] == 'block'
-         else torch.randn(1, 3, t, h, w, device=dev))
+    if spec['kind'] == 'vtn':
+        x = torch.randn(VTN_BATCH, int(spec['size']), VTN_WIDTH, device=dev, requires_grad=True)
+    else:
+        t, h, w = map(int, spec['size'].split('x'))
+        x = (torch.randn(1, C1, t, h, w, device=dev, requires_grad=True) if spec['kind'] == 'block'
+             else torch.randn(1, 3, t, h, w, device=dev))
 
     def sync():
         if dev.type == 'cuda':
@@ -160,8 +186,9 @@ def sweep(kind, sizes, names, repeats, device, memory=True):
 
 
 def table(rows, kind, ref):
-    lines = ['| T x H x W | model | fwd+bwd ms (median) | min ms | peak MiB | time vs ' + ref + ' | memory vs ' + ref
-             + ' |', '|---|---|---|---|---|---|---|']
+    size = 'T' if kind == 'vtn' else 'T x H x W'
+    lines = [f'| {size} | model | fwd+bwd ms (median) | min ms | peak MiB | time vs {ref} | memory vs {ref} |',
+             '|---|---|---|---|---|---|---|']
     base = {r['size']: r for r in rows if r['kind'] == kind and r['model'] == ref and 'ms' in r}
     for r in rows:
         if r['kind'] != kind:
@@ -178,22 +205,30 @@ def table(rows, kind, ref):
     return '\n'.join(lines)
 
 
+SWEPT = dict(block=('positions T*H*W', f'one block, C1={C1}, Cs={CS}, batch 1'),
+             vtn=('clip length T', f'VTN temporal encoder, width {VTN_WIDTH}, batch {VTN_BATCH}'))
+
+
 def plot(rows, path):
+    """Time and memory against the swept length, one row of panels per swept kind (block, vtn) in ``rows``."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for name in dict.fromkeys(r['model'] for r in rows if r['kind'] == 'block'):
-        pts = sorted((eval(r['size'].replace('x', '*')), r['ms'], r.get('peak_mib') or 1)
-                     for r in rows if r['kind'] == 'block' and r['model'] == name and 'ms' in r)
-        if pts:
-            n, t, m = zip(*pts)
-            axes[0].loglog(n, t, 'o-', label=name)
-            axes[1].loglog(n, [max(v, 1) for v in m], 'o-', label=name)
-    axes[0].set(xlabel='positions T*H*W', ylabel='forward+backward (ms)', title=f'block, C1={C1}, Cs={CS}, batch 1')
-    axes[1].set(xlabel='positions T*H*W', ylabel='peak memory rise (MiB)', title='memory')
-    axes[0].legend(fontsize=7)
-    for ax in axes:
+    kinds = [k for k in SWEPT if any(r['kind'] == k and 'ms' in r for r in rows)]
+    fig, axes = plt.subplots(len(kinds), 2, figsize=(13, 5 * len(kinds)), squeeze=False)
+    for (ax_t, ax_m), kind in zip(axes, kinds):
+        for name in dict.fromkeys(r['model'] for r in rows if r['kind'] == kind):
+            pts = sorted((eval(r['size'].replace('x', '*')), r['ms'], r.get('peak_mib') or 1)
+                         for r in rows if r['kind'] == kind and r['model'] == name and 'ms' in r)
+            if pts:
+                n, t, m = zip(*pts)
+                ax_t.loglog(n, t, 'o-', label=name)
+                ax_m.loglog(n, [max(v, 1) for v in m], 'o-', label=name)
+        xlabel, title = SWEPT[kind]
+        ax_t.set(xlabel=xlabel, ylabel='forward+backward (ms)', title=title)
+        ax_m.set(xlabel=xlabel, ylabel='peak memory rise (MiB)', title='memory')
+        ax_t.legend(fontsize=7)
+    for ax in axes.flat:
         ax.grid(True, which='both', alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -206,8 +241,11 @@ def main(argv=None):
     p.add_argument('--sizes', nargs='+', default=list(BLOCK_SIZES), help='block sweep T x H x W sizes')
     p.add_argument('--blocks', nargs='+', default=list(BLOCKS), choices=list(BLOCKS), metavar='NAME')
     p.add_argument('--backbone-sizes', nargs='+', default=list(BACKBONE_SIZES))
-    p.add_argument('--blocks-only', action='store_true')
-    p.add_argument('--backbone-only', action='store_true')
+    p.add_argument('--vtn-lengths', nargs='+', default=list(VTN_LENGTHS), help='VTN encoder sweep: clip lengths T')
+    p.add_argument('--resnext-sizes', nargs='+', default=list(RESNEXT_SIZES))
+    p.add_argument('--sweeps', nargs='+', default=list(SWEEPS), choices=SWEEPS,
+                   help='block: one block at I3D res4 sizes; backbone: I3D-R50; vtn: VTN temporal encoder; '
+                        'resnext: MARS ResNeXt3D-101 (default: all)')
     p.add_argument('--no-memory', action='store_true', help='time only')
     p.add_argument('--out', help='write OUT.md, OUT.json and OUT.png')
     p.add_argument('--child', help=argparse.SUPPRESS)
@@ -218,24 +256,26 @@ def main(argv=None):
     import torch
     device = a.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     started, load0 = time.time(), os.getloadavg()
+    plan = dict(block=(a.sizes, a.blocks, REFERENCE_BLOCK), backbone=(a.backbone_sizes, BACKBONES, BACKBONES[0]),
+                vtn=(a.vtn_lengths, list(VTN_ATTENTIONS), next(iter(VTN_ATTENTIONS))),
+                resnext=(a.resnext_sizes, RESNEXTS, RESNEXTS[0]))
     rows = []
-    if not a.backbone_only:
-        rows += sweep('block', a.sizes, a.blocks, a.repeats, device, not a.no_memory)
-    if not a.blocks_only:
-        rows += sweep('backbone', a.backbone_sizes, BACKBONES, a.repeats, device, not a.no_memory)
+    for kind in a.sweeps:
+        sizes, names, _ = plan[kind]
+        rows += sweep(kind, sizes, names, a.repeats, device, not a.no_memory)
     machine = (torch.cuda.get_device_name() if device == 'cuda' else
                f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads')
-    text = (f'Machine: {machine}, torch {torch.__version__}; float32, batch 1, median of {a.repeats} interleaved '
-            f'rounds after a warm-up round; memory per variant in a fresh process; {time.time() - started:.0f} s; '
-            f'load average {load0[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.\n\n'
-            + table(rows, 'block', REFERENCE_BLOCK) + '\n\n' + table(rows, 'backbone', BACKBONES[0]) + '\n')
+    text = (f'Machine: {machine}, torch {torch.__version__}; float32, batch 1 (VTN encoder: {VTN_BATCH} clips), '
+            f'median of {a.repeats} interleaved rounds after a warm-up round; memory per variant in a fresh process; '
+            f'{time.time() - started:.0f} s; load average {load0[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at '
+            'the end.\n\n' + '\n\n'.join(table(rows, kind, plan[kind][2]) for kind in a.sweeps) + '\n')
     print(text)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out + '.md').write_text(text)
         Path(a.out + '.json').write_text(json.dumps(dict(device=device, torch=torch.__version__, args=vars(a),
                                                          rows=rows), indent=1))
-        if any(r['kind'] == 'block' and 'ms' in r for r in rows):
+        if any(r['kind'] in SWEPT and 'ms' in r for r in rows):
             plot(rows, a.out + '.png')
     return rows
 
