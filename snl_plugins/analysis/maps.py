@@ -306,7 +306,8 @@ def plot_maps(rows: List[Tuple[str, Tensor]], runs: List[dict], path: str, alpha
                 ax.set_title(f'{run["label"]}\nno affinity row', fontsize=8)
                 ax.axis('off')
             else:
-                _overlay(ax, img, item['row'], alpha, f'{run["label"]}\naffinity row of x', item['row_range'],
+                at = '' if item['block_frame'] is None else f' (block frame {item["block_frame"]})'
+                _overlay(ax, img, item['row'], alpha, f'{run["label"]}\naffinity row of x{at}', item['row_range'],
                          item['mark'], list(item['row'].shape))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -382,7 +383,7 @@ def _jsonable_item(source: str, maps: dict, item: dict) -> dict:
 def main(argv=None) -> dict:
     import os.path as osp
 
-    from .common import load_model, output_paths, parse_cfg_options, progress, save_json, select_blocks
+    from .common import load_model, output_paths, parse_cfg_options, progress, save_json, select_blocks, to_jsonable
     args = parse_args(argv)
     if args.label and len(args.label) != len(args.model):
         raise SystemExit(f'{len(args.label)} --label for {len(args.model)} --model')
@@ -397,7 +398,7 @@ def main(argv=None) -> dict:
         per_input = [(source, collect_maps(model, batch, name, block, tuple(args.query), args.reduce, args.clip,
                                            args.frames)) for source, batch in inputs]
         if rows is None:
-            rows = [(source if it['frame'] is None else f'{source} frame {it["frame"]}', it['image'])
+            rows = [(osp.basename(source) + ('' if it['frame'] is None else f' frame {it["frame"]}'), it['image'])
                     for source, m in per_input for it in m['items']]
         first = per_input[0][1]
         label = args.label[i] if args.label else osp.splitext(osp.basename(config))[0]
@@ -416,4 +417,4 @@ def main(argv=None) -> dict:
                runs=[run['json'] for run in runs])
     save_json(out, js)
     print(f'wrote {png} and {js}')
-    return out
+    return to_jsonable(out)

@@ -111,8 +111,9 @@ def parse_args(argv=None):
     import argparse
     p = argparse.ArgumentParser(
         description='Weight spectrum (Fig. 5): top-k eigenvalues of W~ = (W_g W + (W_g W)^T)/2 of every non-local '
-        'block (W = w2 for SNL/gSNL, w for NL/NS; stage units one by one), one panel per checkpoint. Writes '
-        '<out-dir>/weight_spectrum.{png,json}.')
+        'block (W = w2 for SNL/gSNL, w for NL/NS; stage units one by one; 2D and 3D blocks alike, including re-ID\'s '
+        'blocks over a clip), one panel per checkpoint, for any model of our configs (classification, segmentation, '
+        'video, re-ID). Weights only: no data is read. Writes <out-dir>/weight_spectrum.{png,json}.')
     p.add_argument('--model', nargs=2, action='append', required=True, metavar=('CONFIG', 'CHECKPOINT'),
                    help='a config and its checkpoint; repeat for several models side by side')
     p.add_argument('--label', action='append', help='panel label per --model (default: the config name)')

@@ -3,7 +3,9 @@ shared bins, and how far A is from idempotent, ``||A^2 - A||_F / ||A||_F`` per s
 
 The affinities are the ones the blocks used, collected with :func:`snl_plugins.blocks.capture_affinities` during
 ordinary forwards over a data split; nothing is recomputed outside the blocks. How the powers are formed depends on
-the affinity's form (``Affinity.form``) and size, and is reported as ``method``:
+the affinity's form (``Affinity.form``) and size, and is reported in ``methods`` (several when the matrices' sizes
+differ, as with segmentation's whole-image inference; ``shapes_per_sample`` lists the sizes seen, ``rows_counted``
+the rows histogrammed over all matrices):
 
 - ``lowrank``: factorised affinities (SNL / gSNL dot kernel, A2, CGNL): ``A = U V`` with U N x K, V K x N, so
   ``A^k = U (V U)^(k-1) V`` costs O(N^2 K) to form and the idempotency gap is exact from K x K Gram matrices
@@ -217,9 +219,13 @@ def stable_hypothesis(model, loader, blocks: Dict[str, torch.nn.Module], num_sam
                 for affinity in records[name]:
                     g, method, full = analyse_affinity(affinity, hists[name], max_entries, num_rows, gen)
                     gaps[name] += g
-                    info[name].update(form=affinity.form, shape_per_sample=list(affinity.shape[1:]),
-                                      method=method, all_entries=full)
-                    info[name]['matrices'] = info[name].get('matrices', 0) + affinity.shape[0]
+                    bsz, positions = affinity.shape[:2]
+                    _add(info[name], forms=affinity.form, shapes_per_sample=list(affinity.shape[1:]), methods=method)
+                    d = info[name]
+                    d['all_entries'] = d.get('all_entries', True) and full
+                    d['matrices'] = d.get('matrices', 0) + bsz
+                    d['rows_counted'] = d.get('rows_counted', 0) + bsz * (positions if full else
+                                                                          min(num_rows, positions))
                 records[name].clear()
             for other in records.values():
                 other.clear()
@@ -231,12 +237,21 @@ def stable_hypothesis(model, loader, blocks: Dict[str, torch.nn.Module], num_sam
         if not info[name]:
             raise RuntimeError(f'block {name} recorded no affinity: it was not called in the forward')
         d = dict(block=name, type=block_type(block), inputs=inputs_seen, **info[name])
-        d['method_note'] = METHOD_NOTES[d['method']]
-        d['rows_per_matrix'] = d['shape_per_sample'][0] if d['all_entries'] else min(num_rows, d['shape_per_sample'][0])
+        # a matrix per input, per clip (video, re-ID 3D) or per frame (re-ID blocks placed per frame)
+        d['matrices_per_input'] = d['matrices'] / inputs_seen
+        d['method_notes'] = [METHOD_NOTES[m] for m in d['methods']]
         d['histogram'] = hists[name].as_dict()
         d['idempotency_gap'] = dict(summarise(gaps[name]), per_sample=gaps[name])
         out[name] = d
     return out
+
+
+def _add(info: dict, **values) -> None:
+    """Append each value to the list ``info[key]`` unless already there (forms, shapes, methods seen)."""
+    for key, value in values.items():
+        seen = info.setdefault(key, [])
+        if value not in seen:
+            seen.append(value)
 
 
 def plot_stable_hypothesis(results: Dict[str, dict], path: str, title: str = '') -> str:
@@ -259,7 +274,7 @@ def plot_stable_hypothesis(results: Dict[str, dict], path: str, title: str = '')
         ax.set_yscale('log')
         gap = res['idempotency_gap']
         ax.set_title(f'{name} ({res["type"]})\n||A^2-A||/||A||: mean {gap.get("mean", float("nan")):.3g}, '
-                     f'{res["method"]}', fontsize=9)
+                     f'{"/".join(res["methods"])}', fontsize=9)
         ax.set_xlabel('element strength')
         ax.set_ylabel('number of elements')
         ax.legend(fontsize=8)
@@ -276,7 +291,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Stable hypothesis (Fig. 2 / 6): histograms of the element strengths of A, A^2, A^3, A^4 of a '
         'block\'s affinity over a data split, and the idempotency gap ||A^2 - A||_F / ||A||_F per sample. The '
-        'affinities are those the blocks used (capture_affinities). Writes <out-dir>/stable_hypothesis.{png,json}.')
+        'affinities are those the blocks used (capture_affinities): one N x N matrix per image, per clip (N = T x H x '
+        'W for video and re-ID 3D blocks) or per frame (re-ID blocks placed per frame), over any model of our configs '
+        '(classification, segmentation, video, re-ID). Factorised affinities are powered through their factors; '
+        'N x N is formed only when N^2 <= --max-entries, else --num-rows sampled rows of A^k. Writes '
+        '<out-dir>/stable_hypothesis.{png,json}.')
     p.add_argument('config', help='config file the model was trained with')
     p.add_argument('checkpoint', help='checkpoint (.pth from the Runner, or a plain state dict)')
     p.add_argument('--split', default='test', choices=('train', 'val', 'test'),
@@ -316,7 +335,7 @@ def main(argv=None) -> dict:
     plot_stable_hypothesis(results, png, title=f'{args.config} ({args.split})')
     for name, r in results.items():
         g = r['idempotency_gap']
-        print(f'{name} ({r["type"]}, {r["form"]}, {r["method"]}): ||A^2-A||_F/||A||_F mean {g["mean"]:.4g} '
-              f'median {g["median"]:.4g} max {g["max"]:.4g} over {g["count"]} matrices')
+        print(f'{name} ({r["type"]}, {"/".join(r["forms"])}, {"/".join(r["methods"])}): ||A^2-A||_F/||A||_F '
+              f'mean {g["mean"]:.4g} median {g["median"]:.4g} max {g["max"]:.4g} over {g["count"]} matrices')
     print(f'wrote {png} and {js}')
     return out

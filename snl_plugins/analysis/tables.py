@@ -291,9 +291,11 @@ def plot_table(result: dict, path: str) -> str:
 def parse_args(argv=None):
     import argparse
     p = argparse.ArgumentParser(
-        description='Result table from work dirs (top-1/top-5, mIoU/fwIoU/aAcc or mAP/rank-1) in the layout of the '
-        'paper\'s tables, with the paper\'s numbers beside ours (--paper TABLE). Writes '
-        '<out-dir>/result_table[_<table>].{md,json,png}.')
+        description='Result table from work dirs in the layout of the paper\'s tables, with the paper\'s numbers '
+        'beside ours (--paper TABLE), all in percent: top-1/top-5 of classification (accuracy/top1, percent) and '
+        'video (mmaction2\'s acc/top1, a fraction), mIoU/fwIoU/aAcc of segmentation (mmseg, percent), mAP/rank-1 of '
+        're-ID (reid/mAP, reid/rank1, fractions). Rows: block type, grouped by setting and backbone; re-ID\'s 3D '
+        'readings (-snl3d, -nl3d) get rows of their own. Writes <out-dir>/result_table[_<table>].{md,json,png}.')
     p.add_argument('work_dirs', nargs='+', help='work dirs of tools/train.py / tools/test.py runs (globs welcome)')
     p.add_argument('--paper', help='the paper\'s table to lay out by and show beside ours (2-15)')
     p.add_argument('--source', choices=('auto', 'test', 'last', 'best'), default='auto',

@@ -76,8 +76,9 @@ def test_stable_hypothesis(tiny, tmp_path):
     assert res == json.loads(json.dumps(out))
     (name, block), = res['blocks'].items()
     assert name == 'model.layer1.snl_after_1' and block['type'] == 'SNL'
-    assert block['form'] == 'factorised' and block['method'] == 'lowrank' and block['all_entries']
-    assert block['inputs'] == 5 and block['matrices'] == 5 and block['shape_per_sample'] == [1024, 1024]
+    assert block['forms'] == ['factorised'] and block['methods'] == ['lowrank'] and block['all_entries']
+    assert block['inputs'] == 5 and block['matrices'] == 5 and block['shapes_per_sample'] == [[1024, 1024]]
+    assert block['rows_counted'] == 5 * 1024
     hist = block['histogram']
     for k in ('A^1', 'A^2', 'A^3', 'A^4'):
         assert sum(hist['counts'][k]) == hist['entries'][k] == 5 * 1024 * 1024
@@ -97,7 +98,7 @@ def test_stable_hypothesis(tiny, tmp_path):
                           '7', '--scale', 'linear', '--bins', '10', '--out-dir', str(tmp_path / 's'),
                           '--no-progress', '--block', 'snl'])
     block = out['blocks'][name]
-    assert block['method'] == 'lowrank' and not block['all_entries'] and block['rows_per_matrix'] == 7
+    assert block['methods'] == ['lowrank'] and not block['all_entries'] and block['rows_counted'] == 2 * 7
     assert all(sum(c) == 2 * 7 * 1024 for c in block['histogram']['counts'].values())
     assert block['idempotency_gap']['per_sample'][0] == pytest.approx(expected, rel=1e-4)  # still exact
 
