@@ -62,8 +62,8 @@ def mars_to_mmaction(state_dict: Mapping[str, Tensor]) -> 'OrderedDict[str, Tens
 
 
 def mmaction_to_mars(state_dict: Mapping[str, Tensor]) -> 'OrderedDict[str, Tensor]':
-    """The inverse of :func:`mars_to_mmaction` (keys outside backbone and fc, e.g. injected blocks, are kept as
-    ``module.<backbone key>`` and simply have no counterpart in the authors' network)."""
+    """The inverse of :func:`mars_to_mmaction`. Blocks injected into the backbone map like its own layers
+    (``module.layer2.snl_before_3.*``), though the authors' network has nothing to load them into."""
     out = OrderedDict()
     for key, value in state_dict.items():
         if key.startswith(OUR_FC):

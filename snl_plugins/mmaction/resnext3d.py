@@ -105,7 +105,6 @@ class ResNeXt3d(BaseModule):
             layer += [ResNeXtBottleneck(out, planes, cardinality) for _ in range(1, num_blocks)]
             self.add_module(f'layer{i + 1}', nn.Sequential(*layer))
             inplanes = out
-        self.feat_dim = inplanes
 
         for m in self.modules():
             if isinstance(m, nn.Conv3d):

@@ -349,6 +349,29 @@ def test_flow_aware_flip_inverts_flow_x_of_every_frame_and_plain_flip_is_refused
         TRANSFORMS.build(dict(type='WithFlow', transforms=[dict(type='Flip', flip_ratio=0.5)]))
 
 
+def test_with_flow_fails_when_the_views_could_not_share_the_augmentation(tmp_path, mmaction_scope):
+    import cv2
+    from mmaction.registry import TRANSFORMS
+    video = tmp_path / 'v'
+    video.mkdir()
+    cv2.imwrite(str(video / 'img_00001.jpg'), np.zeros((32, 32, 3), np.uint8))
+    for c in 'xy':  # flow at another resolution than the RGB frames
+        cv2.imwrite(str(video / f'{c}_00001.jpg'), np.zeros((16, 16), np.uint8))
+    sample = dict(frame_dir=str(video), frame_inds=np.array([1]), modality='RGB', filename_tmpl='img_{:05d}.jpg',
+                  num_clips=1, clip_len=1)
+    with pytest.raises(ValueError, match='differ in size'):
+        TRANSFORMS.build(dict(type='WithFlow', transforms=[dict(type='RawFrameDecode')]))(dict(sample))
+
+    def draws_per_modality(results):  # a transform whose random draws depend on the modality
+        np.random.rand(2 if results['modality'] == 'Flow' else 1)
+        return results
+
+    with pytest.raises(RuntimeError, match='drew different random numbers'):
+        TRANSFORMS.build(dict(type='WithFlow', transforms=[draws_per_modality]))(dict(sample))
+    with pytest.raises(ValueError, match='inside its transforms'):
+        TRANSFORMS.build(dict(type='WithFlow', transforms=[]))(dict(sample, imgs=[]))
+
+
 # --------------------------------------------------------------------------------------------------- the configs
 CONFIGS = sorted(MARS_DIR.glob('*.py'))
 
