@@ -14,7 +14,8 @@ Row identity comes from the config name (the copy mmengine leaves in the work di
 naming of ``configs/``: ``<backbone>[-<block>][-<setting>]_...`` (OpenMMLab's ``<model>_<backbone>[-<block>]_<schedule>_...``
 too), e.g. ``preresnet56-snl-sub4_1xb128-300e_cifar100`` -> backbone preresnet56, block SNL, setting sub4;
 ``i3d_r50-snl_8xb8-...`` -> i3d, SNL; ``rtmta_r50-snl3d_1xp8k4-...`` -> rtmta, SNL in its 3D reading (variant 3d,
-a row of its own beside the 2D one, both against the paper's SNL row); ``--label DIR=SETTING:TYPE`` overrides it.
+a row of its own beside the 2D one, both against the paper's SNL row); ``nonlocal_r50-d8-snlhead_...`` -> nonlocal,
+SNL as the decode head (variant head); ``--label DIR=SETTING:TYPE`` overrides it.
 Runs of the same setting, backbone, type and variant are averaged into one row.
 """
 from __future__ import annotations
@@ -34,8 +35,11 @@ TYPE_ORDER = ['baseline', 'NL', 'NS', 'A2', 'CGNL', 'SNL', 'gSNL']
 LABELS = {'baseline': None, 'NL': '+ NL', 'NS': '+ NS', 'A2': '+ A2', 'CGNL': '+ CGNL', 'SNL': '+ *SNL',
           'gSNL': '+ *gSNL'}
 BACKBONES = {'preresnet20': 'PR-20', 'preresnet56': 'PR-56', 'resnet50': 'R-50', 'i3d': 'I3D', 'slowfast': 'SlowFast',
-             'p3d': 'P3D', 'deeplabv3': 'DeepLabV3 R-50', 'deeplabv3plus': 'DeepLabV3+ R-50', 'rtmta': 'RTMta',
-             'rtmtp': 'RTMtp'}
+             'p3d': 'P3D', 'vtn': 'VTN', 'mars': 'MARS', 'deeplabv3': 'DeepLabV3 R-50',
+             'deeplabv3plus': 'DeepLabV3+ R-50', 'nonlocal': 'NonLocalNet R-50', 'rtmta': 'RTMta', 'rtmtp': 'RTMtp'}
+# Block tokens with a suffix name a variant of the block: re-ID's 3D reading (snl3d) or a block as segmentation's
+# decode head (snlhead)
+VARIANT_SUFFIXES = ('3d', 'head')
 # The schedule part of a config name ends the model part: GPUs x batch (1xb128, 8xb8, 4xb4) or re-ID's P x K (1xp8k4)
 SCHEDULE = re.compile(r'\d+x(b\d+|p\d+k\d+)')
 # Metric key prefixes whose values are fractions in [0, 1]: mmaction2's AccMetric and our re-ID metric
@@ -118,8 +122,8 @@ def config_name(work_dir: str) -> str:
 
 
 def identify(name: str, settings: Optional[Dict[str, str]] = None) -> dict:
-    """Backbone, block type, variant ('3d' for a block's 3D reading, else '') and setting token of a config name
-    (see the module docstring)."""
+    """Backbone, block type, variant (:data:`VARIANT_SUFFIXES`, else '') and setting token of a config name (see
+    the module docstring)."""
     parts = []
     for part in name.split('_'):
         if SCHEDULE.fullmatch(part.lower()):
@@ -130,7 +134,8 @@ def identify(name: str, settings: Optional[Dict[str, str]] = None) -> dict:
     kind, variant, setting = 'baseline', '', ''
     known = set(settings or {}) - {''}
     for tok in tokens[1:]:
-        block, reading = (tok[:-2], '3d') if tok.endswith('3d') and tok[:-2] in BLOCK_TOKENS else (tok, '')
+        block, reading = next(((tok[:-len(v)], v) for v in VARIANT_SUFFIXES
+                               if tok.endswith(v) and tok[:-len(v)] in BLOCK_TOKENS), (tok, ''))
         if block in BLOCK_TOKENS and kind == 'baseline':
             kind, variant = BLOCK_TOKENS[block], reading
         elif tok in known or re.fullmatch(r'(sub|stage|dp|sp)\d+', tok):
@@ -294,8 +299,8 @@ def parse_args(argv=None):
         description='Result table from work dirs in the layout of the paper\'s tables, with the paper\'s numbers '
         'beside ours (--paper TABLE), all in percent: top-1/top-5 of classification (accuracy/top1, percent) and '
         'video (mmaction2\'s acc/top1, a fraction), mIoU/fwIoU/aAcc of segmentation (mmseg, percent), mAP/rank-1 of '
-        're-ID (reid/mAP, reid/rank1, fractions). Rows: block type, grouped by setting and backbone; re-ID\'s 3D '
-        'readings (-snl3d, -nl3d) get rows of their own. Writes <out-dir>/result_table[_<table>].{md,json,png}.')
+        're-ID (reid/mAP, reid/rank1, fractions). Rows: block type, grouped by setting and backbone; variants '
+        '(re-ID\'s 3D readings -snl3d / -nl3d, segmentation\'s -snlhead) get rows of their own. Writes <out-dir>/result_table[_<table>].{md,json,png}.')
     p.add_argument('work_dirs', nargs='+', help='work dirs of tools/train.py / tools/test.py runs (globs welcome)')
     p.add_argument('--paper', help='the paper\'s table to lay out by and show beside ours (2-15)')
     p.add_argument('--source', choices=('auto', 'test', 'last', 'best'), default='auto',

@@ -118,20 +118,25 @@ def test_grouped_conv_is_expanded_block_diagonally():
 
 
 @pytest.mark.parametrize('name, expected', [
-    ('preresnet56-snl-sub4_1xb128-300e_cifar100', ('preresnet56', 'SNL', 'sub4')),
-    ('preresnet56_1xb128-300e_cifar100', ('preresnet56', 'baseline', '')),
-    ('preresnet56-gsnl-sp5_1xb128-300e_cifar100', ('preresnet56', 'gSNL', 'sp5')),
-    ('resnet50-cgnl_1xb64-200e_cub200', ('resnet50', 'CGNL', '')),
-    ('preresnet56-ns-stage3_1xb128-300e_cifar100', ('preresnet56', 'NS', 'stage3')),
-    ('i3d_r50-snl_8xb8-32x2x1-100e_ucf101-split1-rgb', ('i3d', 'SNL', '')),
-    ('i3d_r50_8xb8-32x2x1-100e_ucf101-split1-rgb', ('i3d', 'baseline', '')),
-    ('i3d_r50-snl-mmaction-nl-placement_8xb8-32x2x1-100e_kinetics400-rgb', ('i3d', 'SNL', '')),
-    ('deeplabv3_r50-d8-gsnl_4xb4-20k_voc12aug-512x512', ('deeplabv3', 'gSNL', '')),
-    ('slowfast_r50-nl_8xb8-4x16x1-100e_kinetics400-rgb', ('slowfast', 'NL', '')),
+    ('preresnet56-snl-sub4_1xb128-300e_cifar100', ('preresnet56', 'SNL', 'sub4', '')),
+    ('preresnet56_1xb128-300e_cifar100', ('preresnet56', 'baseline', '', '')),
+    ('preresnet56-gsnl-sp5_1xb128-300e_cifar100', ('preresnet56', 'gSNL', 'sp5', '')),
+    ('resnet50-cgnl_1xb64-200e_cub200', ('resnet50', 'CGNL', '', '')),
+    ('preresnet56-ns-stage3_1xb128-300e_cifar100', ('preresnet56', 'NS', 'stage3', '')),
+    ('i3d_r50-snl_8xb8-32x2x1-100e_ucf101-split1-rgb', ('i3d', 'SNL', '', '')),
+    ('i3d_r50_8xb8-32x2x1-100e_ucf101-split1-rgb', ('i3d', 'baseline', '', '')),
+    ('i3d_r50-snl-mmaction-nl-placement_8xb8-32x2x1-100e_kinetics400-rgb', ('i3d', 'SNL', '', '')),
+    ('deeplabv3_r50-d8-gsnl_4xb4-20k_voc12aug-512x512', ('deeplabv3', 'gSNL', '', '')),
+    ('slowfast_r50-nl_8xb8-4x16x1-100e_kinetics400-rgb', ('slowfast', 'NL', '', '')),
+    ('rtmta_r50-snl3d_1xp8k4-800e_mars', ('rtmta', 'SNL', '', '3d')),
+    ('rtmtp_r50_1xp8k4-800e_prid2011', ('rtmtp', 'baseline', '', '')),
+    ('nonlocal_r50-d8-gsnlhead_4xb4-40k_voc12aug-512x512', ('nonlocal', 'gSNL', '', 'head')),
+    ('mars_resnext3d101-snl_4xb4-16x1x1-400e_ucf101-split1-rgb', ('mars', 'SNL', '', '')),
+    ('vtn_r34_8xb2-16x2x1-200e_ucf101-split1-rgb', ('vtn', 'baseline', '', '')),
 ])
-def test_config_names_give_block_and_setting(name, expected):
+def test_config_names_give_block_setting_and_variant(name, expected):
     ident = tables.identify(name)
-    assert (ident['backbone'], ident['type'], ident['setting_token']) == expected
+    assert (ident['backbone'], ident['type'], ident['setting_token'], ident['variant']) == expected
 
 
 def test_metric_names_of_every_library():
@@ -141,6 +146,14 @@ def test_metric_names_of_every_library():
     assert tables.canonical_metric('fwIoU') == 'fwIoU' and tables.canonical_metric('mAP') == 'mAP'
     assert tables.canonical_metric('rank-1') == 'rank1' and tables.canonical_metric('R1') == 'rank1'
     assert tables.canonical_metric('loss') is None and tables.canonical_metric('data_time') is None
+    assert tables.canonical_metric('reid/rank1') == 'rank1' and tables.canonical_metric('reid/mAP') == 'mAP'
+
+
+def test_fraction_metrics_become_percent():
+    assert tables._metrics_of({'acc/top1': 0.25, 'acc/mean1': 0.5, 'reid/mAP': 0.5, 'reid/rank1': 0.75}) == \
+        {'top1': 25.0, 'mAP': 50.0, 'rank1': 75.0}
+    assert tables._metrics_of({'accuracy/top1': 25.0, 'mIoU': 60.0, 'aAcc': 90.0}) == \
+        {'top1': 25.0, 'mIoU': 60.0, 'aAcc': 90.0}
 
 
 def test_paper_results_cover_tables_2_to_15_with_citations():
