@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 SMALL = dict(depth=50, stage_blocks=(1, 2, 1, 1))
 TINY_DATA = '''
 augment = [dict(type='RawFrameDecode'),
-           dict(type='MultiScaleCrop', input_size=32, scales={{{{_base_.mars_scales}}}}, random_crop=False, max_wh_scale_gap=0),
+           dict(type='MultiScaleCrop', input_size=32, scales={{{{_base_.mars_scales}}}}, random_crop=False,
+                max_wh_scale_gap=0),
            dict(type='Resize', scale=(32, 32), keep_ratio=False), dict(type='FlowAwareFlip', flip_ratio=0.5),
            dict(type='FormatShape', input_format='NCTHW')]
 sample = dict(type='SampleFrames', clip_len=8, frame_interval=1, num_clips=1)

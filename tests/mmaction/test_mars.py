@@ -408,7 +408,8 @@ def test_config_builds_with_the_authors_settings(path, mmaction_scope):
         assert model_cfg.type == 'MARSRecognizer' and model_cfg.alpha == 50.0
         teacher = Config.fromfile(model_cfg.teacher_config)
         assert teacher.model.backbone.in_channels == 2 and teacher.model.cls_head.num_classes == (101 if ucf else 400)
-        assert Path(model_cfg.teacher_config).name == f'resnext3d101_4xb8-16x1x1-400e_{"ucf101-split1" if ucf else "kinetics400"}-flow.py'
+        data_set = 'ucf101-split1' if ucf else 'kinetics400'
+        assert Path(model_cfg.teacher_config).name == f'resnext3d101_4xb8-16x1x1-400e_{data_set}-flow.py'
     with torch.device('meta'):  # structure only
         model = MODELS.build(model_cfg)
     snl = [n for n, m in model.backbone.named_modules() if type(m).__name__ == 'SNL']
