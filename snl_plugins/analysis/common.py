@@ -13,13 +13,15 @@ import torch
 from torch import nn
 
 __all__ = ['load_model', 'build_loader', 'iterate_batches', 'forward_batch', 'select_blocks', 'progress',
-           'save_json', 'output_paths', 'block_type', 'to_jsonable', 'input_layout', 'LAYOUTS']
+           'save_json', 'output_paths', 'block_type', 'to_jsonable', 'input_layout', 'LAYOUTS',
+           'whole_network_kwargs']
 
 # How one sample's network input is laid out, by host family (what the data pipeline packs and the model's forward
 # takes); the per-sample shape a user gives (complexity's --input-shape) is in this order.
 LAYOUTS = {
     'image': 'C x H x W (classification, segmentation)',
-    'video': 'clips x C x T x H x W (mmaction2 recognizers; NCTHW)',
+    'video': 'clips x C x T x H x W (mmaction2 3D recognizers; NCTHW)',
+    'frames': 'clips*T x C x H x W (mmaction2 2D recognizers, e.g. VTN; NCHW)',
     'tracklet': 'clips x T x C x H x W (re-ID RTM; a tracklet is cut into clips of T frames)',
 }
 
@@ -102,15 +104,22 @@ def preprocess(model: nn.Module, batch) -> dict:
     return pre(batch, False)
 
 
+def whole_network_kwargs(model: nn.Module) -> dict:
+    """Keyword arguments that make the tensor-mode forward run the whole network: mmaction2 recognizers stop after
+    the backbone unless asked for the head (where VTN's blocks are)."""
+    return dict(stage='head') if input_layout(model) in ('video', 'frames') else {}
+
+
 @torch.no_grad()
 def forward_batch(model: nn.Module, batch) -> dict:
-    """One forward (``mode='tensor'``, what mmengine models of every library accept); returns the preprocessed data
-    (``inputs`` as the network saw them)."""
+    """One forward (``mode='tensor'``, what mmengine models of every library accept) through the whole network;
+    returns the preprocessed data (``inputs`` as the network saw them)."""
     data = preprocess(model, batch)
+    kwargs = whole_network_kwargs(model)
     if isinstance(data, dict):
-        model(**data, mode='tensor')
+        model(**data, mode='tensor', **kwargs)
     else:
-        model(*data, mode='tensor')
+        model(*data, mode='tensor', **kwargs)
         data = dict(inputs=data[0])
     return data
 
@@ -118,11 +127,13 @@ def forward_batch(model: nn.Module, batch) -> dict:
 def input_layout(model: nn.Module) -> str:
     """The key of :data:`LAYOUTS` for ``model``."""
     # a model of a family exists only once its module is imported: look there rather than import mmaction2 / timm
-    for module, cls, layout in (('snl_plugins.reid.model', 'RTM', 'tracklet'),
-                                ('mmaction.models.recognizers.base', 'BaseRecognizer', 'video')):
-        mod = sys.modules.get(module)
-        if mod is not None and isinstance(model, getattr(mod, cls)):
-            return layout
+    reid = sys.modules.get('snl_plugins.reid.model')
+    if reid is not None and isinstance(model, reid.RTM):
+        return 'tracklet'
+    recognizers = sys.modules.get('mmaction.models.recognizers.base')
+    if recognizers is not None and isinstance(model, recognizers.BaseRecognizer):
+        frames = getattr(model.data_preprocessor, 'format_shape', None) == 'NCHW'
+        return 'frames' if frames else 'video'
     return 'image'
 
 

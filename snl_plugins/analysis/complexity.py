@@ -46,6 +46,17 @@ def affinity_macs(affinity, value_channels: int, applications: int = 1, embed_ch
     return dict(form=form, shape=[b, n, m], build=build, apply=apply * applications, total=build + apply * applications)
 
 
+class _WithKeywords(nn.Module):
+    """``model(*inputs, **kwargs)`` as ``module(*inputs)``, the call the counter traces."""
+
+    def __init__(self, model: nn.Module, kwargs: dict):
+        super().__init__()
+        self.model, self.kwargs = model, kwargs
+
+    def forward(self, *inputs):
+        return self.model(*inputs, **self.kwargs)
+
+
 def _analyzer_unsupported(model: nn.Module, inputs: tuple) -> Dict[str, int]:
     from mmengine.analysis import FlopAnalyzer
     fa = FlopAnalyzer(model, inputs)
@@ -55,7 +66,7 @@ def _analyzer_unsupported(model: nn.Module, inputs: tuple) -> Dict[str, int]:
     return dict(fa.unsupported_ops())
 
 
-def _block_analytic(model: nn.Module, inputs: tuple) -> List[dict]:
+def _block_analytic(model: nn.Module, inputs: tuple, forward_kwargs: dict) -> List[dict]:
     """Analytic affinity counts of every block of ``model`` for one forward of ``inputs``."""
     from ..blocks import capture_affinities, nonlocal_modules
     from .common import block_type
@@ -63,7 +74,7 @@ def _block_analytic(model: nn.Module, inputs: tuple) -> List[dict]:
     if not blocks:
         return []
     with torch.no_grad(), capture_affinities(model) as records:
-        model(*inputs)
+        model(*inputs, **forward_kwargs)
     out = []
     for name, block in blocks.items():
         kind = block_type(block)
@@ -74,21 +85,23 @@ def _block_analytic(model: nn.Module, inputs: tuple) -> List[dict]:
     return out
 
 
-def count(model: nn.Module, inputs: tuple) -> dict:
-    """mmengine's params / FLOPs of ``model`` on ``inputs``, the matrix operators it could not see, and the analytic
-    affinity counts of the model's blocks."""
+def count(model: nn.Module, inputs: tuple, forward_kwargs: Optional[dict] = None) -> dict:
+    """mmengine's params / FLOPs of ``model(*inputs, **forward_kwargs)``, the matrix operators it could not see, and
+    the analytic affinity counts of the model's blocks."""
     from mmengine.analysis import get_model_complexity_info
     from mmengine.logging import MMLogger
+    forward_kwargs = forward_kwargs or {}
+    traced = _WithKeywords(model, forward_kwargs) if forward_kwargs else model
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel('ERROR')  # the counter warns for every element-wise op
     try:
-        info = get_model_complexity_info(model, inputs=inputs, show_table=False, show_arch=False)
-        unsupported = _analyzer_unsupported(model, inputs)
+        info = get_model_complexity_info(traced, inputs=inputs, show_table=False, show_arch=False)
+        unsupported = _analyzer_unsupported(traced, inputs)
     finally:
         logger.setLevel(level)
     unseen_ops = {k: v for k, v in unsupported.items() if k in MATRIX_OPS}
-    analytic = _block_analytic(model, inputs)
+    analytic = _block_analytic(model, inputs, forward_kwargs)
     # the affinity products of a block are missed when the block ran on a path the counter cannot see
     missed = sum(a['total'] for a in analytic if a['form'] == 'fused_softmax') if unseen_ops else 0
     return dict(params=int(info['params']), flops=int(info['flops']), unseen_ops=unseen_ops,
@@ -137,13 +150,16 @@ def registered_models() -> List[str]:
 
 
 # Per-sample network input when --input-shape is not given, in the order of the model's input layout
-# (common.LAYOUTS): CIFAR images, 8-frame 112 x 112 clips, re-ID clips of 4 frames of 224 x 112 (the configs' t4).
-DEFAULT_INPUT = {'image': (3, 32, 32), 'video': (3, 8, 112, 112), 'tracklet': (4, 3, 224, 112)}
+# (common.LAYOUTS): CIFAR images, 8-frame 112 x 112 clips (C T H W, or T C H W for 2D recognizers), re-ID clips of
+# 4 frames of 224 x 112 (the configs' t4).
+DEFAULT_INPUT = {'image': (3, 32, 32), 'video': (3, 8, 112, 112), 'frames': (8, 3, 112, 112),
+                 'tracklet': (4, 3, 224, 112)}
 
 
 def example_input(model: nn.Module, shape: Optional[Sequence[int]] = None) -> torch.Tensor:
     """A random batch of one sample for ``model``'s forward: ``shape`` is the per-sample (per-clip) input, C x H x W
-    for images, C x T x H x W for mmaction2 clips (one clip is added), T x C x H x W for a re-ID clip."""
+    for images, C x T x H x W for mmaction2 3D clips (one clip is added), T x C x H x W for a clip of a 2D recognizer
+    or re-ID."""
     from .common import LAYOUTS, input_layout
     layout = input_layout(model)
     shape = tuple(shape or DEFAULT_INPUT[layout])
@@ -160,7 +176,7 @@ def model_table(names: Sequence[str] = (), configs: Sequence[str] = (), input_sh
     import timm
 
     import snl_plugins.timm  # noqa: F401
-    from .common import input_layout, load_model, progress
+    from .common import input_layout, load_model, progress, whole_network_kwargs
     rows = []
     bar = progress(len(names) + len(configs), show_progress)
     for name in names:
@@ -171,7 +187,8 @@ def model_table(names: Sequence[str] = (), configs: Sequence[str] = (), input_sh
     for config in configs:
         model, _ = load_model(config, cfg_options=cfg_options)
         x = example_input(model, input_shape)
-        rows.append(dict(name=config, layout=input_layout(model), input=list(x.shape), **count(model, (x,))))
+        rows.append(dict(name=config, layout=input_layout(model), input=list(x.shape),
+                         **count(model, (x,), whole_network_kwargs(model))))
         bar.update()
     bar.close()
     return rows
@@ -216,9 +233,10 @@ def parse_args(argv=None):
                    help='configs whose model to count (classification, segmentation, video, re-ID)')
     p.add_argument('--input-shape', type=int, nargs='+',
                    help='per-sample model input in the model\'s layout: C H W for images (classification, '
-                   'segmentation), C T H W for an mmaction2 clip, T C H W for a re-ID clip (default: the timm '
-                   'model\'s input size; for configs 3 32 32, 3 8 112 112 and 4 3 224 112); the table\'s input '
-                   'column is the whole batch the forward took')
+                   'segmentation), C T H W for an mmaction2 3D clip, T C H W for a clip of a 2D recognizer (VTN) or '
+                   're-ID (default: the timm model\'s input size; for configs 3 32 32, 3 8 112 112, 8 3 112 112 and '
+                   '4 3 224 112); one family per call when given. The table\'s input column is the whole batch the '
+                   'forward took; mmaction2 recognizers are counted through their head')
     p.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
                    help='override config settings, e.g. model.pretrained=None for a re-ID config whose ImageNet '
                    'weight file is not here')
@@ -228,10 +246,12 @@ def parse_args(argv=None):
 
 
 def plot_complexity(rows: List[dict], path: str) -> str:
+    import os.path as osp
+
     from .common import matplotlib_pyplot
     plt = matplotlib_pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(max(6, 0.6 * len(rows) + 4), 3.8))
-    names = [r['name'] for r in rows]
+    names = [osp.splitext(osp.basename(r['name']))[0] for r in rows]  # config paths: their file names
     axes[0].bar(names, [r['params'] for r in rows])
     axes[0].set_title('parameters')
     axes[1].bar(names, [r['flops'] for r in rows], label='mmengine')

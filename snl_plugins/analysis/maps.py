@@ -66,6 +66,8 @@ def sample_units(inputs, layout: str) -> List[Tensor]:
     x = inputs[0]
     if layout == 'image':
         return [x]
+    if layout == 'frames':  # the frames of every clip, each an image for the 2D network
+        return list(x)
     if layout == 'video':
         return list(x)
     if layout == 'tracklet':
@@ -146,6 +148,9 @@ def collect_maps(model: nn.Module, batch, block_name: str, block: nn.Module, que
     sizes = [x.shape[0] for x, _ in calls]
     entries = sum(sizes)
     spatial = list(calls[0][0].shape[2:])
+    if len(spatial) == 1:
+        raise ValueError(f'block {block_name} runs over a sequence of {spatial[0]} (e.g. VTN\'s over time): it has no '
+                         'image positions to overlay; stable_hypothesis and weight_spectrum apply')
     if entries == len(units):
         per = 'clip' if num_frames > 1 else 'image'
     elif num_frames > 1 and entries == len(units) * num_frames and len(spatial) == 2:
@@ -265,6 +270,8 @@ def pack_input(model: nn.Module, x: Tensor) -> dict:
         x = x.flip(0)
     if layout == 'video':
         x = x[None]  # one clip
+    elif layout == 'frames':
+        x = x.transpose(0, 1)  # one clip of T frames
     elif layout == 'tracklet':
         x = x.transpose(0, 1)[None]  # one clip of T frames
     return dict(inputs=[x], data_samples=None)

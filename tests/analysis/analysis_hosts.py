@@ -27,7 +27,7 @@ def save_checkpoint(config: Path, path: Path, seed: int = 0) -> str:
 
 def video_family(tmp: Path) -> dict:
     """I3D-R50 + SNL (3 classes, 16 frames of 64 x 64 so that the block's grid is 2 x 4 x 4, 2 clips per test video)
-    over a UCF-101 copy of 3 test videos, and P3D-R50 + SNL on the same data."""
+    over a UCF-101 copy of 3 test videos; P3D-R50 + SNL and VTN-R34 + SNL on the same data."""
     from fixtures.video import write_ucf101
 
     from snl_plugins.mmaction.data import write_ucf101_annotations
@@ -50,8 +50,23 @@ def video_family(tmp: Path) -> dict:
     p3d = tmp / 'p3d_r50-snl_tiny_ucf101.py'
     p3d.write_text(f"_base_ = ['{CONFIGS}/recognition/p3d/p3d_r50-snl_8xb8-16x2x1-100e_ucf101-split1-rgb.py']\n"
                    "model = dict(cls_head=dict(num_classes=3))\n" + data)
+    # VTN + SNL: a 2D recognizer (NCHW), SNL over time in each of the head's 4 encoder layers; clips of 4 frames
+    vtn = tmp / 'vtn_r34-snl_tiny_ucf101.py'
+    vtn.write_text(textwrap.dedent(f'''\
+        _base_ = ['{CONFIGS}/recognition/vtn/vtn_r34-snl_8xb2-16x2x1-200e_ucf101-split1-rgb.py']
+        model = dict(cls_head=dict(num_classes=3, clip_len=4))
+        load_from = None
+        test_pipeline = [dict(type='DecordInit'),
+                         dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=2, test_mode=True),
+                         dict(type='DecordDecode'), dict(type='Resize', scale=(-1, 32)),
+                         dict(type='FormatShape', input_format='NCHW'), dict(type='PackActionInputs')]
+        test_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
+                               dataset=dict(ann_file='{root}/ucf101_val_split_1_videos.txt',
+                                            data_prefix=dict(video='{root}/UCF-101'), pipeline=test_pipeline))
+        '''))
     return dict(root=root, cfg=str(i3d), ckpt=save_checkpoint(i3d, tmp / 'i3d_snl.pth'),
-                p3d_cfg=str(p3d), p3d_ckpt=save_checkpoint(p3d, tmp / 'p3d_snl.pth'))
+                p3d_cfg=str(p3d), p3d_ckpt=save_checkpoint(p3d, tmp / 'p3d_snl.pth'),
+                vtn_cfg=str(vtn), vtn_ckpt=save_checkpoint(vtn, tmp / 'vtn_snl.pth'))
 
 
 def segmentation_family(tmp: Path) -> dict:

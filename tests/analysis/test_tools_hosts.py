@@ -1,5 +1,5 @@
-"""Every analysis tool end to end on a model of each family our configs build beyond classification (video: I3D-R50
-and P3D-R50 + SNL; segmentation: DeepLabV3-R50 + SNL; re-ID: RTMta + SNL over the clip and RTMtp + SNL per frame),
+"""Every analysis tool end to end on a model of each family our configs build beyond classification (video: I3D-R50,
+P3D-R50 and VTN-R34 + SNL; segmentation: DeepLabV3-R50 + SNL; re-ID: RTMta + SNL over the clip and RTMtp + SNL per frame),
 over tiny data sets and checkpoints written here (``analysis_hosts.py``), its JSON numbers checked. The tools run
 in-process through their ``main(argv)``; the data and checkpoints are shared per family (module scope)."""
 import glob
@@ -226,6 +226,34 @@ def test_complexity_every_family(request, tmp_path):
     with pytest.raises(ValueError, match='--input-shape wants 4 numbers'):
         complexity.main(['--no-blocks', '--configs', host(request, 'i3d')['cfg'], '--input-shape', '3', '64', '64',
                          '--out-dir', str(tmp_path / 'bad'), '--no-progress'])
+
+
+def test_every_tool_on_a_block_in_a_video_head(request, tmp_path):
+    """VTN + SNL: a 2D recognizer whose blocks run over time in its head (mmaction2's tensor-mode forward stops after
+    the backbone unless asked for the head)."""
+    from snl_plugins.analysis import complexity, maps, spectrum, stability
+    from snl_plugins.analysis.common import load_model
+    video = request.getfixturevalue('video')
+    cfg, ckpt = video['vtn_cfg'], video['vtn_ckpt']
+    layers = [f'cls_head.encoder.layers.{i}.attention' for i in range(4)]
+    out = stability.main([cfg, ckpt, '--num-samples', '2', '--out-dir', str(tmp_path), '--no-progress'])
+    assert list(out['blocks']) == layers
+    for res in out['blocks'].values():  # a 4 x 4 affinity over the 4 frames of each of 2 clips per video
+        assert res['shapes_per_sample'] == [[4, 4]] and res['matrices'] == 2 * 2
+        assert all(sum(c) == 4 * 16 for c in res['histogram']['counts'].values())
+        assert all(math.isfinite(g) and g >= 0 for g in res['idempotency_gap']['per_sample'])
+    out = spectrum.main(['--model', cfg, ckpt, '-k', '4', '--out-dir', str(tmp_path), '--no-progress'])
+    assert [e['block'] for e in out['runs'][0]['blocks']] == layers
+    assert all(e['shape'] == [512, 512] and len(e['eigenvalues']) == 4 for e in out['runs'][0]['blocks'])
+    out = complexity.main(['--no-blocks', '--configs', cfg, '--input-shape', '4', '3', '32', '32', '--out-dir',
+                           str(tmp_path), '--no-progress'])
+    (row,) = out['models']
+    model, _ = load_model(cfg)
+    assert row['layout'] == 'frames' and row['input'] == [1, 4, 3, 32, 32]
+    assert row['params'] == sum(p.numel() for p in model.parameters())
+    assert [a['block'] for a in row['analytic']] == layers and all(a['shape'] == [1, 4, 4] for a in row['analytic'])
+    with pytest.raises(ValueError, match='runs over a sequence of 4 .* no image positions'):
+        maps.main(['--model', cfg, ckpt, '--indices', '0', '--out-dir', str(tmp_path), '--no-progress'])
 
 
 def _test_run(cfg, ckpt, work_dir):
