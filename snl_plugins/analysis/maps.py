@@ -13,12 +13,14 @@ directories of frames (``--videos``, video and re-ID models). How the block's ba
 the host's input layout (:data:`.common.LAYOUTS`):
 
 - image: one block entry per image, grid h x w;
-- video (mmaction2) and tracklet (re-ID): a sample holds clips of T frames. A 3D block has one entry per clip, grid
-  T' x h x w (input frame f lies in block frame f T' // T); a 2D block placed per frame (re-ID's ``dim=2``) has one
-  entry per frame. One clip (``clip``) is shown at the chosen input frames (``frames``, default the middle one). The
-  query is (y, x) or (t, y, x) in fractions of the grid; a 3D block's row spans T' x h x w and is shown at each shown
-  frame on one colour scale (so frames compare), with the query marked in its own frame; without t the query lies
-  in the first shown frame. A per-frame block's row is that frame's own.
+- frames (mmaction2 2D recognizers): every frame of every clip is an image to the 2D network, one entry each
+  (``clip`` picks the frame); a block over a sequence, as VTN's over time, has no image positions (an error says so);
+- video (mmaction2 3D recognizers) and tracklet (re-ID): a sample holds clips of T frames. A 3D block has one entry
+  per clip, grid T' x h x w (input frame f lies in block frame f T' // T); a 2D block placed per frame (re-ID's
+  ``dim=2``) has one entry per frame. One clip (``clip``) is shown at the chosen input frames (``frames``, default
+  the middle one). The query is (y, x) or (t, y, x) in fractions of the grid; a 3D block's row spans T' x h x w and
+  is shown at each shown frame on one colour scale (so frames compare), with the query marked in its own frame;
+  without t the query lies in the first shown frame. A per-frame block's row is that frame's own.
 """
 from __future__ import annotations
 
@@ -415,7 +417,8 @@ def main(argv=None) -> dict:
                                    layout=first['layout'], entries_per=first['entries_per'],
                                    block_spatial=first['spatial'], query=first['query'], key_grid=first['key_grid'],
                                    clip=first['clip'], note=first.get('no_affinity_row'),
-                                   maps=[_jsonable_item(source, m, it) for source, m in per_input for it in m['items']])))
+                                   maps=[_jsonable_item(source, m, it)
+                                         for source, m in per_input for it in m['items']])))
         bar.update()
     bar.close()
     png, js = output_paths(args.out_dir, 'feature_maps')

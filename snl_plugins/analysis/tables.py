@@ -11,12 +11,12 @@ Metrics are keyed as each family logs them: top-1 / top-5 as ``accuracy/top1`` (
 ``reid/rank1`` (our re-ID metric, a fraction). Fractions are turned into percent, the unit of every table.
 
 Row identity comes from the config name (the copy mmengine leaves in the work dir, else the directory name), in the
-naming of ``configs/``: ``<backbone>[-<block>][-<setting>]_...`` (OpenMMLab's ``<model>_<backbone>[-<block>]_<schedule>_...``
-too), e.g. ``preresnet56-snl-sub4_1xb128-300e_cifar100`` -> backbone preresnet56, block SNL, setting sub4;
-``i3d_r50-snl_8xb8-...`` -> i3d, SNL; ``rtmta_r50-snl3d_1xp8k4-...`` -> rtmta, SNL in its 3D reading (variant 3d,
-a row of its own beside the 2D one, both against the paper's SNL row); ``nonlocal_r50-d8-snlhead_...`` -> nonlocal,
-SNL as the decode head (variant head); ``--label DIR=SETTING:TYPE`` overrides it.
-Runs of the same setting, backbone, type and variant are averaged into one row.
+naming of ``configs/``: ``<backbone>[-<block>][-<setting>]_...`` (OpenMMLab's
+``<model>_<backbone>[-<block>]_<schedule>_...`` too), e.g. ``preresnet56-snl-sub4_1xb128-300e_cifar100`` -> backbone
+preresnet56, block SNL, setting sub4; ``i3d_r50-snl_8xb8-...`` -> i3d, SNL; ``rtmta_r50-snl3d_1xp8k4-...`` -> rtmta,
+SNL in its 3D reading (variant 3d, a row of its own beside the 2D one, both against the paper's SNL row);
+``nonlocal_r50-d8-snlhead_...`` -> nonlocal, SNL as the decode head (variant head); ``--label DIR=SETTING:TYPE``
+overrides it. Runs of the same setting, backbone, type and variant are averaged into one row.
 """
 from __future__ import annotations
 
@@ -300,7 +300,8 @@ def parse_args(argv=None):
         'beside ours (--paper TABLE), all in percent: top-1/top-5 of classification (accuracy/top1, percent) and '
         'video (mmaction2\'s acc/top1, a fraction), mIoU/fwIoU/aAcc of segmentation (mmseg, percent), mAP/rank-1 of '
         're-ID (reid/mAP, reid/rank1, fractions). Rows: block type, grouped by setting and backbone; variants '
-        '(re-ID\'s 3D readings -snl3d / -nl3d, segmentation\'s -snlhead) get rows of their own. Writes <out-dir>/result_table[_<table>].{md,json,png}.')
+        '(re-ID\'s 3D readings -snl3d / -nl3d, segmentation\'s -snlhead) get rows of their own. Writes '
+        '<out-dir>/result_table[_<table>].{md,json,png}.')
     p.add_argument('work_dirs', nargs='+', help='work dirs of tools/train.py / tools/test.py runs (globs welcome)')
     p.add_argument('--paper', help='the paper\'s table to lay out by and show beside ours (2-15)')
     p.add_argument('--source', choices=('auto', 'test', 'last', 'best'), default='auto',

@@ -82,7 +82,8 @@ def segmentation_family(tmp: Path) -> dict:
         model = dict(pretrained=None, data_preprocessor=dict(size=crop_size),
                      backbone=dict(module=dict(norm_cfg=norm_cfg),
                                    blocks=[dict(type='SNL', at='layer3.-1', position='before', norm_cfg=norm_cfg)]),
-                     decode_head=dict(channels=32, norm_cfg=norm_cfg), auxiliary_head=dict(channels=16, norm_cfg=norm_cfg))
+                     decode_head=dict(channels=32, norm_cfg=norm_cfg),
+                     auxiliary_head=dict(channels=16, norm_cfg=norm_cfg))
         test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(96, 53), keep_ratio=True),
                          dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
         val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,

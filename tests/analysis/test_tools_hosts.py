@@ -1,7 +1,8 @@
-"""Every analysis tool end to end on a model of each family our configs build beyond classification (video: I3D-R50,
-P3D-R50 and VTN-R34 + SNL; segmentation: DeepLabV3-R50 + SNL; re-ID: RTMta + SNL over the clip and RTMtp + SNL per frame),
-over tiny data sets and checkpoints written here (``analysis_hosts.py``), its JSON numbers checked. The tools run
-in-process through their ``main(argv)``; the data and checkpoints are shared per family (module scope)."""
+"""Every analysis tool end to end on a model of each family our configs build beyond classification (video:
+I3D-R50, P3D-R50 and VTN-R34 + SNL; segmentation: DeepLabV3-R50 + SNL; re-ID: RTMta + SNL over the clip and RTMtp +
+SNL per frame), over tiny data sets and checkpoints written here (``analysis_hosts.py``), its JSON numbers checked.
+The tools run in-process through their ``main(argv)``; the data and checkpoints are shared per family (module
+scope)."""
 import glob
 import json
 import math

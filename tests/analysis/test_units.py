@@ -1,8 +1,6 @@
 """The analysis maths on matrices with known answers (fast, no model): Appendix B's Chebyshev cycle, hop histograms
 and the idempotency gap of exactly idempotent affinities in every form, eigenvalues of a known W~, work-dir parsing,
 the paper's numbers, analytic counts."""
-import json
-
 import pytest
 import torch
 
