@@ -13,6 +13,13 @@ they list, so a broken data set fails here, naming the file, rather than mid-tra
   (use the training list's for the validation list). Missing videos are common in Kinetics downloads:
   ``skip_missing=True`` leaves them out and reports them, otherwise the first one raises.
 
+Rawframes (``RawFrameDataset``, e.g. the MARS configs): ``write_ucf101_annotations(..., rawframes=<dir>)`` writes
+``<Class>/v_<Class>_gXX_cYY <total_frames> <label>`` lines for frames extracted to ``<dir>/<Class>/v_.../`` in
+mmaction2's names (``img_00001.jpg`` RGB, ``x_00001.jpg`` / ``y_00001.jpg`` flow, numbered from 1 without gaps).
+``total_frames`` counts what the modality reads: RGB frames, flow pairs (x and y must agree), or for ``'rgb+flow'``
+(MARS: each sampled index is read in both) the smaller of the two, since dense-flow extractors write one flow
+frame fewer than RGB frames.
+
 ``check='open'`` opens each video with decord (or OpenCV if decord is missing) and reads its first frame; ``'exists'``
 only checks that the file is there; ``'none'`` checks nothing.
 """
@@ -25,10 +32,12 @@ import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = ['DataSetError', 'check_video', 'read_class_ind', 'ucf101_annotations', 'write_ucf101_annotations',
-           'kinetics_annotations', 'write_kinetics_annotations', 'write_lines']
+           'kinetics_annotations', 'write_kinetics_annotations', 'write_lines', 'count_rawframes',
+           'rawframe_annotations']
 
 CHECKS = ('open', 'exists', 'none')
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov')
+RAWFRAME_MODALITIES = {'rgb': ('img',), 'flow': ('x', 'y'), 'rgb+flow': ('img', 'x', 'y')}
 
 
 class DataSetError(ValueError):
@@ -123,23 +132,70 @@ def ucf101_annotations(root: str, split: int = 1, subset: str = 'train', check: 
     return out
 
 
-def write_lines(pairs: Sequence[Tuple[str, int]], out_file: str) -> str:
+def write_lines(rows: Sequence[tuple], out_file: str) -> str:
+    """One line per row, its fields separated by spaces (``<path> <label>`` or ``<dir> <frames> <label>``)."""
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     with open(out_file, 'w', encoding='utf-8') as f:
-        f.writelines(f'{path} {label}\n' for path, label in pairs)
+        f.writelines(' '.join(map(str, row)) + '\n' for row in rows)
     return out_file
 
 
+def count_rawframes(video_dir: str, modality: str = 'rgb') -> int:
+    """The ``total_frames`` of one extracted video for ``modality`` ('rgb', 'flow' or 'rgb+flow'; see the module
+    docstring). Raises :class:`DataSetError` naming the directory when it is missing, holds none of the frames, has
+    a gap in their numbering, or has unequal x and y flow."""
+    if modality not in RAWFRAME_MODALITIES:
+        raise ValueError(f'modality must be one of {tuple(RAWFRAME_MODALITIES)}, got {modality!r}')
+    if not osp.isdir(video_dir):
+        raise DataSetError(f'missing frame directory: {video_dir}')
+    names = os.listdir(video_dir)
+    counts = {}
+    for prefix in RAWFRAME_MODALITIES[modality]:
+        pattern = re.compile(rf'^{prefix}_(\d+)\.jpg$')
+        numbers = sorted(int(m.group(1)) for m in map(pattern.match, names) if m)
+        if not numbers:
+            raise DataSetError(f'{video_dir} holds no {prefix}_00001.jpg-style frames ({modality} needs '
+                               f'{", ".join(p + "_*.jpg" for p in RAWFRAME_MODALITIES[modality])})')
+        missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+        if missing:
+            raise DataSetError(f'{video_dir}: {prefix}_*.jpg frames must be numbered 1..{numbers[-1]} without '
+                               f'gaps; missing {prefix}_{missing[0]:05d}.jpg' + (f' and {len(missing) - 1} more'
+                                                                                 if len(missing) > 1 else ''))
+        counts[prefix] = numbers[-1]
+    if 'x' in counts and counts['x'] != counts['y']:
+        raise DataSetError(f'{video_dir}: {counts["x"]} x-flow frames but {counts["y"]} y-flow frames')
+    return min(counts.values())
+
+
+def rawframe_annotations(pairs: Sequence[Tuple[str, int]], frames_root: str,
+                         modality: str = 'rgb') -> List[Tuple[str, int, int]]:
+    """Video list rows ``(<Class>/v_X.avi, label)`` -> rawframe rows ``(<Class>/v_X, total_frames, label)`` for the
+    frames extracted under ``frames_root`` (the configs' ``data_prefix=dict(img=...)``)."""
+    rows = []
+    for rel, label in pairs:
+        stem = osp.splitext(rel)[0]
+        rows.append((stem, count_rawframes(osp.join(frames_root, stem), modality), label))
+    return rows
+
+
 def write_ucf101_annotations(root: str, out_dir: Optional[str] = None, splits: Sequence[int] = (1,),
-                             check: str = 'open') -> List[str]:
+                             check: str = 'open', rawframes: Optional[str] = None,
+                             modality: str = 'rgb+flow') -> List[str]:
     """Write ``ucf101_{train,val}_split_N_videos.txt`` (mmaction2's names) for each split; returns the files.
-    Videos are relative to ``<root>/UCF-101`` (the ``data_prefix=dict(video=...)`` of the configs)."""
+    Videos are relative to ``<root>/UCF-101`` (the ``data_prefix=dict(video=...)`` of the configs). With
+    ``rawframes`` (the directory the frames were extracted to) write ``ucf101_{train,val}_split_N_rawframes.txt``
+    instead, counting each video's frames for ``modality`` (the videos themselves are then not needed)."""
     out_dir = out_dir or root
     files = []
     for split in splits:
         for subset, name in (('train', 'train'), ('test', 'val')):
-            pairs = ucf101_annotations(root, split, subset, check=check)
-            files.append(write_lines(pairs, osp.join(out_dir, f'ucf101_{name}_split_{split}_videos.txt')))
+            if rawframes is None:
+                rows = ucf101_annotations(root, split, subset, check=check)
+                files.append(write_lines(rows, osp.join(out_dir, f'ucf101_{name}_split_{split}_videos.txt')))
+            else:
+                rows = rawframe_annotations(ucf101_annotations(root, split, subset, check='none'), rawframes,
+                                            modality)
+                files.append(write_lines(rows, osp.join(out_dir, f'ucf101_{name}_split_{split}_rawframes.txt')))
     return files
 
 

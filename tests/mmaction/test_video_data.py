@@ -100,3 +100,60 @@ def test_converter_tool(ucf, tmp_path):
     proc = subprocess.run([env_py, str(tool), 'ucf101', str(root), '--splits', '1'],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 1 and 'v_CliffDiving_g01_c01.avi' in proc.stderr
+
+
+def _extract_rawframes(ucf: Path, out: Path) -> Path:
+    """Frames of every video as an extractor writes them: img_00001.jpg ... (decoded with OpenCV) and one flow pair
+    fewer (x_/y_00001.jpg ..., as dense-flow extractors give T - 1 flow frames)."""
+    import cv2
+    import numpy as np
+    for video in sorted((ucf / 'UCF-101').glob('*/*.avi')):
+        frames_dir = out / video.parent.name / video.stem
+        frames_dir.mkdir(parents=True)
+        cap, t = cv2.VideoCapture(str(video)), 0
+        ok, frame = cap.read()
+        while ok:
+            t += 1
+            cv2.imwrite(str(frames_dir / f'img_{t:05d}.jpg'), frame)
+            ok, frame = cap.read()
+        for i in range(1, t):
+            for axis in 'xy':
+                cv2.imwrite(str(frames_dir / f'{axis}_{i:05d}.jpg'), np.full((32, 32), 128, np.uint8))
+    return out
+
+
+def test_rawframe_lists_count_frames_per_modality_and_load_in_mmaction(ucf, tmp_path, mmaction_scope):
+    frames = _extract_rawframes(ucf, tmp_path / 'rawframes')
+    train, val = write_ucf101_annotations(str(ucf), str(tmp_path), splits=[1], rawframes=str(frames))
+    assert Path(train).name == 'ucf101_train_split_1_rawframes.txt'
+    assert Path(val).read_text().splitlines() == [  # 4 RGB frames, 3 flow pairs: MARS reads indices 1..3
+        'ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01 3 0', 'Basketball/v_Basketball_g01_c01 3 1',
+        'CliffDiving/v_CliffDiving_g01_c01 3 2']
+    rgb_only, _ = write_ucf101_annotations(str(ucf), str(tmp_path / 'rgb'), splits=[1], rawframes=str(frames),
+                                           modality='rgb')
+    assert 'ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01 4 0' in Path(rgb_only).read_text().splitlines()
+
+    from mmaction.datasets import RawframeDataset
+    pipeline = [dict(type='SampleFrames', clip_len=4, frame_interval=1, num_clips=1),
+                dict(type='RawFrameDecode'), dict(type='FormatShape', input_format='NCTHW'),
+                dict(type='PackActionInputs')]
+    dataset = RawframeDataset(rgb_only, pipeline, data_prefix=dict(img=str(frames)))
+    assert len(dataset) == 6 and dataset[0]['inputs'].shape == (1, 3, 4, 32, 32)
+
+
+def test_rawframe_errors_name_the_directory(tmp_path):
+    from snl_plugins.mmaction.data import count_rawframes
+    video = tmp_path / 'Basketball' / 'v_Basketball_g01_c01'
+    with pytest.raises(DataSetError, match='missing frame directory: .*v_Basketball_g01_c01'):
+        count_rawframes(str(video))
+    video.mkdir(parents=True)
+    for name in ('img_00001.jpg', 'img_00003.jpg', 'x_00001.jpg', 'x_00002.jpg', 'y_00001.jpg'):
+        (video / name).write_bytes(b'')
+    with pytest.raises(DataSetError, match='missing img_00002.jpg'):
+        count_rawframes(str(video))
+    with pytest.raises(DataSetError, match='2 x-flow frames but 1 y-flow frames'):
+        count_rawframes(str(video), 'flow')
+    with pytest.raises(DataSetError, match='holds no img_00001.jpg-style frames'):
+        count_rawframes(str(tmp_path / 'Basketball'))
+    with pytest.raises(ValueError, match="modality must be one of"):
+        count_rawframes(str(video), 'depth')

@@ -6,7 +6,8 @@ model = dict(backbone=dict(frozen_stages=3), cls_head=dict(num_classes=101))
 load_from = {{_base_.kinetics400_mars_flow}}  # the classifier (400 classes) is left out: its shape differs
 
 # UCF-101 split 1 as rawframes in mmaction2's layout: data/ucf101/rawframes/<Class>/v_<Class>_gXX_cYY/{img,x,y}_*.jpg
-# and lists of `<Class>/v_... <total_frames> <label>` lines (mmaction2's tools/data/build_file_list.py writes them).
+# and lists of `<Class>/v_... <total_frames> <label>` lines (tools/data/ucf101_to_mmaction.py ucf101 data/ucf101
+# --rawframes data/ucf101/rawframes writes them).
 ucf101_frames = 'data/ucf101/rawframes'
 train_dataloader = dict(dataset=dict(ann_file='data/ucf101/ucf101_train_split_1_rawframes.txt',
                                      data_prefix=dict(img=ucf101_frames)))
