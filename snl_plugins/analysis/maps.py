@@ -48,9 +48,9 @@ def response_maps(x: Tensor, y: Tensor, reduce: str = 'norm') -> Tensor:
 
 
 def query_index(grid: Sequence[int], query: Sequence[float], frame: int = 0) -> Tuple[int, List[int]]:
-    """Flattened index and grid coordinates of a query at fractional (y, x) or (t, y, x) of a block's grid (L, H x W
-    or T x H x W); ``frame`` is the block frame of a 3D grid when the query has no t."""
-    grid = [1, grid[0]] if len(grid) == 1 else list(grid)
+    """Flattened index and grid coordinates of a query at fractional (y, x) or (t, y, x) of a block's grid (H x W or
+    T x H x W); ``frame`` is the block frame of a 3D grid when the query has no t."""
+    grid = list(grid)
     if len(query) not in (2, 3):
         raise ValueError(f'a query is (y, x) or (t, y, x) fractions, got {list(query)}')
     coords = [min(int(q * g), g - 1) for q, g in zip(query[-2:], grid[-2:])]
@@ -93,15 +93,12 @@ def display_frame(unit: Tensor, preprocessor=None, frame: Optional[int] = None) 
     return x.permute(1, 2, 0)
 
 
-def _key_grid(spatial: Sequence[int], m: int) -> List[int]:
-    """The key positions' grid: the block's own, or 2 x 2 max-pooled over space (NL ``sub_sample``)."""
+def _key_grid(spatial: Sequence[int], m: int) -> Optional[List[int]]:
+    """The ``m`` key positions' grid: the block's own, or 2 x 2 max-pooled over space (NL ``sub_sample``); None if
+    neither."""
     spatial = list(spatial)
-    if math.prod(spatial) == m:
-        return spatial
-    pooled = spatial[:-2] + [spatial[-2] // 2, spatial[-1] // 2] if len(spatial) >= 2 else [spatial[0] // 2]
-    if math.prod(pooled) == m:
-        return pooled
-    return [m]
+    pooled = spatial[:-2] + [spatial[-2] // 2, spatial[-1] // 2]
+    return next((grid for grid in (spatial, pooled) if math.prod(grid) == m), None)
 
 
 def _locate(sizes: Sequence[int], entry: int) -> Tuple[int, int]:
@@ -111,11 +108,6 @@ def _locate(sizes: Sequence[int], entry: int) -> Tuple[int, int]:
             return call, entry
         entry -= size
     raise IndexError(entry)
-
-
-def _as_grid(t: Tensor) -> Tensor:
-    """A block map (L, H x W or T x H x W) with at least two dimensions (L as a 1-pixel-high image)."""
-    return t.unsqueeze(0) if t.dim() == 1 else t
 
 
 @torch.no_grad()
@@ -161,9 +153,10 @@ def collect_maps(model: nn.Module, batch, block_name: str, block: nn.Module, que
         raise ValueError(f'block {block_name} ran on {entries} maps for {len(units)} unit(s) of {num_frames} '
                          f'frame(s) ({layout} input): cannot tell which map belongs to which input')
     kind = block_type(block)
-    has_rows = bool(affinities) and kind != 'CGNL' and affinities[0].shape[1] == math.prod(spatial)
+    key_grid = _key_grid(spatial, affinities[0].shape[2]) if affinities else None
+    has_rows = kind != 'CGNL' and key_grid is not None and affinities[0].shape[1] == math.prod(spatial)
     pre = getattr(model, 'data_preprocessor', None)
-    items, key_grid, q_grid = [], None, None
+    items = []
     first_block_frame = frames[0] * spatial[0] // num_frames if per == 'clip' else 0
     q, q_grid = query_index(spatial, query, first_block_frame)
     for f in frames:
@@ -173,20 +166,20 @@ def collect_maps(model: nn.Module, batch, block_name: str, block: nn.Module, que
         block_frame = f * spatial[0] // num_frames if per == 'clip' else None
         item = dict(frame=f if num_frames > 1 else None, block_frame=block_frame,
                     image=display_frame(unit, pre, f if num_frames > 1 else None),
-                    response=_as_grid(resp[block_frame] if block_frame is not None else resp).cpu(),
+                    response=(resp[block_frame] if block_frame is not None else resp).cpu(),
                     response_range=(float(resp.min()), float(resp.max())), row=None, mark=None)
         if has_rows:
             affinity = affinities[call]
             row = affinity_rows(affinity, b, torch.tensor([q]))[0].float().cpu()
-            key_grid = _key_grid(spatial, affinity.shape[2])
             grid = row.view(*key_grid)
-            item.update(row=_as_grid(grid[block_frame] if block_frame is not None and grid.dim() == 3 else grid),
+            item.update(row=grid[block_frame] if block_frame is not None and grid.dim() == 3 else grid,
                         row_sum=float(row.sum()), row_range=(float(row.min()), float(row.max())))
-            if block_frame is None or block_frame == q_grid[0]:
-                item['mark'] = q_grid[-2:]
+            if block_frame is None or block_frame == q_grid[0]:  # the query's cell centre, as image fractions
+                item['mark'] = [(c + 0.5) / g for c, g in zip(q_grid[-2:], spatial[-2:])]
         items.append(item)
     out = dict(block=block_name, type=kind, layout=layout, entries_per=per, spatial=spatial, query=q_grid,
-               query_index=q, reduce=reduce, key_grid=key_grid, clip=clip, clips=len(units), items=items)
+               query_index=q, reduce=reduce, key_grid=key_grid if has_rows else None, clip=clip, clips=len(units),
+               items=items)
     if not has_rows:
         out['no_affinity_row'] = ('CGNL relates (channel, position) elements: no position affinity'
                                   if kind == 'CGNL' else 'the affinity does not match the block\'s positions')
@@ -280,7 +273,7 @@ def pack_input(model: nn.Module, x: Tensor) -> dict:
 
 
 # --- plotting ---------------------------------------------------------------------------------------------------------
-def _overlay(ax, image: Tensor, heat: Tensor, alpha: float, title: str, value_range, mark=None, grid=None):
+def _overlay(ax, image: Tensor, heat: Tensor, alpha: float, title: str, value_range, mark=None):
     h, w = image.shape[:2]
     up = F.interpolate(heat[None, None].float(), size=(h, w), mode='bilinear', align_corners=False)[0, 0]
     lo, hi = value_range
@@ -288,8 +281,7 @@ def _overlay(ax, image: Tensor, heat: Tensor, alpha: float, title: str, value_ra
     ax.imshow(image.numpy())
     ax.imshow(up.numpy(), cmap='jet', alpha=alpha, vmin=0, vmax=1)
     if mark is not None:
-        ax.plot([(mark[1] + 0.5) * w / grid[1]], [(mark[0] + 0.5) * h / grid[0]], marker='x', color='white',
-                markersize=8, mew=2)
+        ax.plot([mark[1] * w], [mark[0] * h], marker='x', color='white', markersize=8, mew=2)
     ax.set_title(title, fontsize=8)
     ax.axis('off')
 
@@ -317,7 +309,7 @@ def plot_maps(rows: List[Tuple[str, Tensor]], runs: List[dict], path: str, alpha
             else:
                 at = '' if item['block_frame'] is None else f' (block frame {item["block_frame"]})'
                 _overlay(ax, img, item['row'], alpha, f'{run["label"]}\naffinity row of x{at}', item['row_range'],
-                         item['mark'], list(item['row'].shape))
+                         item['mark'])
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
