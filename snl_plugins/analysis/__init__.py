@@ -7,5 +7,7 @@
 - :mod:`.tables`: result tables from work dirs in the paper's layout, beside the paper's numbers
   (``paper_results.json``).
 
-Modules import matplotlib lazily (only the plotting functions need it).
+Every tool takes any model our configs build (classification, segmentation, video, re-ID); :mod:`.common` knows each
+family's input layout (``LAYOUTS``) and how to run it whole. Modules import matplotlib lazily (only the plotting
+functions need it).
 """

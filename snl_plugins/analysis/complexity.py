@@ -11,6 +11,10 @@ block's affinity products (from the affinity the block used, ``capture_affinitie
 - factorised (A = diag(r) L^T R diag(c), K rows): Z R^T and (.) L, K (N + M) C_z, plus the degrees K (N + M);
 - fused softmax: Q K^T and A V, N M (E + C_z) at every application, never stored;
 times the number of applications (the units of a stage). ``total_with_unseen`` adds it where the counter missed it.
+
+Models from configs of every family are counted on a random sample in their input layout (``example_input``: images,
+mmaction2 3D clips with 5D NCTHW inputs, 2D recognizers' frames, re-ID clips), mmaction2 recognizers through their
+head (``common.whole_network_kwargs``; the counter calls ``module(*inputs)``, so a wrapper passes the keywords).
 """
 from __future__ import annotations
 
