@@ -1,33 +1,17 @@
 """End to end: tools/train.py and tools/test.py as a user runs them, on tiny data sets in the real on-disk layouts,
 through the real classification configs (a tiny config inherits one and shrinks data, batch and epochs)."""
-import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-from fixtures.datasets import write_cifar10, write_cub200  # noqa: E402
+from fixtures.datasets import write_cifar10, write_cub200
+from fixtures.tools import check, free_port, run_tool, scalars
 
 CFG_DIR = ROOT / 'configs' / 'classification'
 pytestmark = pytest.mark.slow
-
-
-def run_tool(*args, launcher=None, timeout=240):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    env['PYTHONPATH'] = os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')])
-    cmd = [sys.executable] + (launcher or []) + [str(a) for a in args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def check(proc):
-    assert proc.returncode == 0, f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}'
-    return proc.stdout + proc.stderr
 
 
 def tiny_config(path: Path, base: str, data_root: str, epochs: int = 2, extra: str = '',
@@ -45,12 +29,6 @@ randomness = dict(seed=0)
 {extra}
 ''')
     return path
-
-
-def scalars(work_dir: Path):
-    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert files, f'no scalars.json under {work_dir}'
-    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope='module')
@@ -142,16 +120,10 @@ model = dict(model=dict(name='resnet18_snl', num_classes=3, pretrained_cfg_overl
     assert len(vals) == 1 and vals[0]['accuracy/top5'] == 100.0  # 3 classes: top-5 is everything
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_distributed_two_processes_gloo(cifar):
     work = cifar['tmp'] / 'dist'
     launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1',
-                f'--master_port={_free_port()}']
+                f'--master_port={free_port()}']
     out = check(run_tool('tools/train.py', cifar['cfg'], '--work-dir', work, '--launcher', 'pytorch',
                          '--cfg-options', 'train_cfg.max_epochs=1', 'env_cfg.dist_cfg.backend=gloo',
                          launcher=launcher, timeout=300))

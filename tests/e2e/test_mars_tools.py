@@ -2,17 +2,14 @@
 tools/train.py trains the ResNeXt3D flow teacher, then MARS + SNL from that teacher's checkpoint, and tools/test.py
 tests the MARS + SNL checkpoint (RGB only), all through the real configs (tiny configs inherit them and shrink the
 network to ResNeXt3D-50 with blocks (1, 2, 1, 1), clips to 8 frames of 32 x 32, one epoch of 3 iterations)."""
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / 'tests'))  # for fixtures
-from fixtures.rawframes import write_rawframes  # noqa: E402
+from fixtures.rawframes import write_rawframes
+from fixtures.tools import ACC_METRIC, check, run_tool
 
 pytest.importorskip('mmaction')
 
@@ -51,17 +48,6 @@ randomness = dict(seed=0)
 FLOW_TRAIN = "[sample, *augment, dict(type='PackActionInputs')]"
 MARS_TRAIN = ("[sample, dict(type='WithFlow', transforms=augment), "
               "dict(type='PackActionInputs', algorithm_keys=('flow',))]")
-METRIC = re.compile(r'Epoch\(test\).*acc/top1: ([\d.]+)\s+acc/top5: ([\d.]+)\s+acc/mean1: ([\d.]+)')
-
-
-def run(args, timeout=300):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    env['PYTHONPATH'] = os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')])
-    proc = subprocess.run([sys.executable] + [str(a) for a in args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    assert proc.returncode == 0, (f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n'
-                                  f'--- stderr\n{proc.stderr[-6000:]}')
-    return proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope='module')
@@ -73,14 +59,14 @@ def runs(tmp_path_factory):
     teacher_cfg.write_text(f"_base_ = ['{MARS_DIR / 'resnext3d101_4xb8-16x1x1-400e_kinetics400-flow.py'}']\n"
                            f"model = dict(backbone=dict({', '.join(f'{k}={v!r}' for k, v in SMALL.items())}), "
                            "cls_head=dict(num_classes=3))\n" + TINY_DATA.format(train=FLOW_TRAIN, data=data))
-    teacher_out = run(['tools/train.py', teacher_cfg, '--work-dir', tmp / 'flow'])
+    teacher_out = check(run_tool('tools/train.py', teacher_cfg, '--work-dir', tmp / 'flow'))
     mars_cfg = tmp / 'tiny_mars_snl.py'
     mars_cfg.write_text(f"_base_ = ['{MARS_DIR / 'mars_resnext3d101-snl_4xb4-16x1x1-400e_kinetics400-rgb.py'}']\n"
                         f"model = dict(backbone=dict(module=dict({', '.join(f'{k}={v!r}' for k, v in SMALL.items())})),"
                         f" cls_head=dict(num_classes=3), teacher_config='{teacher_cfg}', "
                         f"teacher_checkpoint='{tmp / 'flow' / 'epoch_1.pth'}')\n"
                         + TINY_DATA.format(train=MARS_TRAIN, data=data))
-    mars_out = run(['tools/train.py', mars_cfg, '--work-dir', tmp / 'mars'])
+    mars_out = check(run_tool('tools/train.py', mars_cfg, '--work-dir', tmp / 'mars'))
     return dict(tmp=tmp, teacher_out=teacher_out, mars_cfg=mars_cfg, mars_out=mars_out)
 
 
@@ -97,8 +83,9 @@ def test_flow_teacher_then_mars_snl_train_and_test(runs):
     assert any(k.startswith('backbone.layer2.snl_before_1.') for k in state)  # SNL before res3's last block
     assert state['backbone.conv1.weight'].shape[1] == 3 and not any('teacher' in k for k in state)
 
-    test_out = run(['tools/test.py', runs['mars_cfg'], tmp / 'mars' / 'epoch_1.pth', '--work-dir', tmp / 'test'])
-    m = METRIC.search(test_out)
+    test_out = check(run_tool('tools/test.py', runs['mars_cfg'], tmp / 'mars' / 'epoch_1.pth',
+                              '--work-dir', tmp / 'test'))
+    m = ACC_METRIC.search(test_out)
     assert m, test_out[-3000:]
     top1, top5, mean1 = map(float, m.groups())
     assert 0 <= top1 <= top5 == 1.0 and 0 <= mean1 <= 1  # 3 classes: top-5 is everything

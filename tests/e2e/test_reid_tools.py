@@ -1,33 +1,17 @@
 """End to end: tools/train.py and tools/test.py on tiny Mars / iLIDS-VID / PRID2011 copies in their published layouts,
 through the real re-ID configs (a tiny config inherits one and shrinks backbone, frames, batch and epochs)."""
-import json
-import os
 import re
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-from fixtures.reid import write_ilidsvid, write_mars, write_prid2011  # noqa: E402
+from fixtures.reid import write_ilidsvid, write_mars, write_prid2011
+from fixtures.tools import check, free_port, run_tool, scalars
 
 CFG_DIR = ROOT / 'configs' / 'reid'
 pytestmark = pytest.mark.slow
 METRIC_KEYS = ('reid/mAP', 'reid/rank1', 'reid/rank5', 'reid/rank10', 'reid/rank20')
-
-
-def run_tool(*args, launcher=None, timeout=300):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    env['PYTHONPATH'] = os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')])
-    cmd = [sys.executable] + (launcher or []) + [str(a) for a in args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def check(proc):
-    assert proc.returncode == 0, f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}'
-    return proc.stdout + proc.stderr
 
 
 def tiny_config(path: Path, base: str, data_root: str, weights: Path, num_ids: int, dataset_extra: str = '',
@@ -50,12 +34,6 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
 randomness = dict(seed=0)
 ''')
     return path
-
-
-def scalars(work_dir: Path):
-    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert files, f'no scalars.json under {work_dir}'
-    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
 
 
 def line_metrics(out: str):
@@ -126,12 +104,6 @@ def test_prid2011_rtmtp_nl_train_validate(data):
     assert (Path(data['prid']) / 'splits_prid2011.json').is_file()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_distributed_two_processes_gloo(data):
     """Two ranks: the identity sampler deals each one whole P x K batches (4 identities = one batch per rank), and the
     metric gathers the tracklet features of both ranks."""
@@ -139,7 +111,7 @@ def test_distributed_two_processes_gloo(data):
                       data['weights'], 4, epochs=1)
     work = data['tmp'] / 'dist'
     launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1',
-                f'--master_port={_free_port()}']
+                f'--master_port={free_port()}']
     out = check(run_tool('tools/train.py', cfg, '--work-dir', work, '--launcher', 'pytorch',
                          '--cfg-options', 'env_cfg.dist_cfg.backend=gloo', launcher=launcher, timeout=300))
     assert 'Distributed training: True' in out

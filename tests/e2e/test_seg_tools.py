@@ -4,9 +4,7 @@ SNL (our config, shrunk: crop 64, BN, a narrow head, 4 iterations); and mmsegmen
 sliding-window inference) in a fresh
 interpreter of an environment with the start-up hook of ``python -m snl_plugins.mmseg.startup install``."""
 import json
-import os
 import re
-import subprocess
 import sys
 import sysconfig
 import textwrap
@@ -15,28 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-from fixtures.voc import write_voc  # noqa: E402
+from fixtures.voc import write_voc
+from fixtures.tools import check, run_command, run_tool, scalars
 
 pytest.importorskip('mmseg')
 pytestmark = pytest.mark.slow
 SNL_CFG = ROOT / 'configs/segmentation/deeplabv3/deeplabv3_r50-d8-snl_4xb4-20k_voc12aug-512x512.py'
 METRIC_KEYS = ('aAcc', 'mIoU', 'mAcc', 'fwIoU')
-
-
-def env():
-    e = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    e['PYTHONPATH'] = os.pathsep.join([str(ROOT), e.get('PYTHONPATH', '')])
-    return e
-
-
-def run(cmd, timeout=300, cwd=ROOT):
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
-
-
-def check(proc):
-    assert proc.returncode == 0, (f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n'
-                                  f'--- stderr\n{proc.stderr[-6000:]}')
-    return proc.stdout + proc.stderr
 
 
 def tiny_seg_config(path: Path, data_root: str, base: Path = SNL_CFG, iters: int = 4) -> Path:
@@ -82,12 +65,6 @@ def tiny_seg_config(path: Path, data_root: str, base: Path = SNL_CFG, iters: int
     return path
 
 
-def scalars(work_dir: Path):
-    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert files, f'no scalars.json under {work_dir}'
-    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
-
-
 def test_metrics(out: str):
     """The metrics line of an mmengine test/val log, as a dict."""
     line = [ln for ln in out.splitlines() if 'Iter(test)' in ln and 'mIoU' in ln]
@@ -109,7 +86,7 @@ def voc(tmp_path_factory):
 def test_our_tools_train_then_test(voc):
     tmp, cfg = voc['tmp'], voc['cfg']
     work = tmp / 'work'
-    out = check(run([sys.executable, 'tools/train.py', cfg, '--work-dir', work]))
+    out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
     assert 'Iter(train) [4/4]' in out and (work / 'iter_4.pth').is_file()
     vals = [s for s in scalars(work) if 'mIoU' in s]
     assert len(vals) == 1 and all(0 <= vals[0][k] <= 100 for k in METRIC_KEYS)
@@ -118,7 +95,7 @@ def test_our_tools_train_then_test(voc):
     state = torch.load(work / 'iter_4.pth', map_location='cpu', weights_only=False)['state_dict']
     assert any(k.startswith('backbone.layer3.snl_before_5.') for k in state)
 
-    out = check(run([sys.executable, 'tools/test.py', cfg, work / 'iter_4.pth', '--work-dir', tmp / 'test_wd']))
+    out = check(run_tool('tools/test.py', cfg, work / 'iter_4.pth', '--work-dir', tmp / 'test_wd'))
     metrics = test_metrics(out)
     assert set(metrics) == set(METRIC_KEYS)
     assert metrics == pytest.approx({k: vals[0][k] for k in METRIC_KEYS}, abs=0.011)  # same checkpoint, same data
@@ -134,7 +111,7 @@ def test_bad_mask_fails_naming_the_file(voc, tmp_path):
     bad = data / 'SegmentationClass' / '2007_000000.png'  # a training image, 45 x 61
     write_voc_mask(bad, np.full((45, 61), 30, np.uint8))
     cfg = tiny_seg_config(tmp_path / 'bad.py', str(data), iters=1)
-    proc = run([sys.executable, 'tools/train.py', cfg, '--work-dir', tmp_path / 'wd'])
+    proc = run_tool('tools/train.py', cfg, '--work-dir', tmp_path / 'wd')
     assert proc.returncode != 0
     assert 'SegMapError' in proc.stderr and f'mask {bad}' in proc.stderr and ': 30 in 2745 pixels' in proc.stderr
 
@@ -159,24 +136,26 @@ print('METRICS ' + json.dumps({k: float(v) for k, v in metrics.items()}))
 '''
 
 
+PURELIB = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+
+
 @pytest.fixture(scope='module')
 def fresh_env(tmp_path_factory):
     """A new virtual environment whose site-packages (1) chains to the project's environment and (2) holds the
     start-up ``.pth`` written by the documented command, so a fresh interpreter starts as a user's would."""
     tmp = tmp_path_factory.mktemp('venv')
     venv = tmp / 'venv'
-    check(run([sys.executable, '-m', 'venv', '--without-pip', venv]))
+    check(run_tool('-m', 'venv', '--without-pip', venv))
     python = venv / 'bin' / 'python'
-    site = Path(check(run([python, '-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"])).strip())
+    site = Path(check(run_command([python, '-c', PURELIB])).strip())
     parent = sysconfig.get_paths()['purelib']
     (site / '00_parent_env.pth').write_text(f'import site; site.addsitedir({parent!r})\n')
     plain = tmp / 'plain'
-    check(run([sys.executable, '-m', 'venv', '--without-pip', plain]))
+    check(run_tool('-m', 'venv', '--without-pip', plain))
     plain_python = plain / 'bin' / 'python'
-    plain_site = Path(check(run([plain_python, '-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"]))
-                      .strip())
+    plain_site = Path(check(run_command([plain_python, '-c', PURELIB])).strip())
     (plain_site / '00_parent_env.pth').write_text(f'import site; site.addsitedir({parent!r})\n')
-    out = check(run([python, '-m', 'snl_plugins.mmseg.startup', 'install']))
+    out = check(run_command([python, '-m', 'snl_plugins.mmseg.startup', 'install']))
     assert (site / 'snl_plugins_mmcv_lite.pth').is_file() and str(site) in out
     return dict(python=python, plain_python=plain_python, site=site)
 
@@ -188,9 +167,9 @@ def test_mmseg_own_tool_sequence_with_the_startup_hook(voc, fresh_env, tmp_path)
     script = tmp_path / 'mmseg_sequence.py'
     script.write_text(MMSEG_SEQUENCE)
     if not full_mmcv:  # without the hook, mmcv-lite fails before any config (and so custom_imports) is read
-        proc = run([fresh_env['plain_python'], script, voc['cfg'], tmp_path / 'plain'], cwd=tmp_path)
+        proc = run_command([fresh_env['plain_python'], script, voc['cfg'], tmp_path / 'plain'], cwd=tmp_path)
         assert proc.returncode != 0 and "No module named 'mmcv._ext'" in proc.stderr
-    out = check(run([fresh_env['python'], script, voc['cfg'], tmp_path / 'work'], cwd=tmp_path))
+    out = check(run_command([fresh_env['python'], script, voc['cfg'], tmp_path / 'work'], cwd=tmp_path))
     assert (tmp_path / 'work' / 'iter_4.pth').is_file()
     metrics = json.loads(out.split('METRICS ', 1)[1].splitlines()[0])
     assert "mode='slide'" in out  # the test Runner's config, as logged
@@ -198,7 +177,7 @@ def test_mmseg_own_tool_sequence_with_the_startup_hook(voc, fresh_env, tmp_path)
 
 
 def test_startup_hook_is_inert_until_mmcv_ops(fresh_env):
-    out = check(run([fresh_env['python'], '-c', 'import sys; print(sorted(m for m in sys.modules if m.startswith(('
+    out = check(run_command([fresh_env['python'], '-c', 'import sys; print(sorted(m for m in sys.modules if m.startswith(('
                      '"mmcv", "snl_plugins", "torch"))), [type(f).__name__ for f in sys.meta_path][0])']))
     assert out.strip().endswith("[] MmcvLiteFinder")
     from snl_plugins.mmseg.startup import uninstall  # the CLI's `uninstall` (its `install` ran in fresh_env)

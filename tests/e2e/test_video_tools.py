@@ -2,17 +2,15 @@
 tools/data/ucf101_to_mmaction.py, decoded by mmaction2's decord pipeline; tools/train.py and tools/test.py for I3D-R50 +
 SNL, SlowFast-R50 + SNL and P3D-R50 + SNL through the real configs (a tiny config inherits each and shrinks clips to
 8 frames of 32 x 32, batch 2, one epoch of 3 iterations); a 2-process gloo run; and mmaction2's own tools replayed."""
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-from fixtures.video import write_ucf101  # noqa: E402
+from fixtures.video import write_ucf101
+from fixtures.tools import ACC_METRIC, check, run_tool
 
 pytest.importorskip('mmaction')
 pytest.importorskip('decord')
@@ -48,19 +46,6 @@ MODELS = {
 }
 
 
-def run(args, launcher=None, timeout=300):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    env['PYTHONPATH'] = os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')])
-    cmd = [sys.executable] + (launcher or []) + [str(a) for a in args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def check(proc):
-    assert proc.returncode == 0, (f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n'
-                                  f'--- stderr\n{proc.stderr[-6000:]}')
-    return proc.stdout + proc.stderr
-
-
 def tiny_config(path: Path, base: str, model: str, data: str, extra: str = '') -> Path:
     path.write_text(f'''_base_ = ['{CFG_DIR / base}']
 {model}
@@ -84,14 +69,13 @@ randomness = dict(seed=0)
     return path
 
 
-METRIC = re.compile(r'Epoch\(test\).*acc/top1: ([\d.]+)\s+acc/top5: ([\d.]+)\s+acc/mean1: ([\d.]+)')
 
 
 @pytest.fixture(scope='module')
 def ucf(tmp_path_factory):
     """3 classes x (2 train + 1 test) clips of 8 frames at 32 x 32, lists written by our converter tool."""
     root = write_ucf101(tmp_path_factory.mktemp('video') / 'ucf101', frames=8, size=(32, 32))
-    check(run(['tools/data/ucf101_to_mmaction.py', 'ucf101', root, '--splits', '1'], timeout=120))
+    check(run_tool('tools/data/ucf101_to_mmaction.py', 'ucf101', root, '--splits', '1', timeout=120))
     return Path(root)
 
 
@@ -123,7 +107,7 @@ def _train(name, ucf, trained, tmp_path_factory):
         extra = f"load_from = '{_plain_i3d_checkpoint(tmp / 'i3d_standin.pth')}'" if name == 'i3d' else ''
         cfg = tiny_config(tmp / f'tiny_{name}.py', base, model, str(ucf), extra=extra)
         work = tmp / 'work'
-        out = check(run(['tools/train.py', cfg, '--work-dir', work]))
+        out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
         trained[name] = dict(cfg=cfg, work=work, out=out, tmp=tmp)
     return trained[name]
 
@@ -141,9 +125,9 @@ def test_train_then_test_writes_checkpoints_and_metrics(name, ucf, trained, tmp_
                                for k in missing.group(1).split(','))
         assert 'size mismatch for cls_head.fc_cls.weight' in out
     assert re.search(r'Epoch\(val\).*acc/top1: [\d.]+\s+acc/top5: 1\.0+\s+acc/mean1: [\d.]+', out), out[-2000:]
-    proc = run(['tools/test.py', run_['cfg'], work / 'epoch_1.pth', '--work-dir', run_['tmp'] / 'test_wd'])
+    proc = run_tool('tools/test.py', run_['cfg'], work / 'epoch_1.pth', '--work-dir', run_['tmp'] / 'test_wd')
     test_out = check(proc)
-    m = METRIC.search(test_out)
+    m = ACC_METRIC.search(test_out)
     assert m, test_out[-3000:]
     top1, top5, mean1 = map(float, m.groups())
     assert 0 <= top1 <= top5 == 1.0 and 0 <= mean1 <= 1  # fractions; 3 classes: top-5 is everything
@@ -157,8 +141,8 @@ def test_distributed_two_processes_gloo(ucf, tmp_path):
     base, model = MODELS['p3d']
     cfg = tiny_config(tmp_path / 'tiny_dist.py', base, model, str(ucf))
     launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1', f'--master_port={port}']
-    out = check(run(['tools/train.py', cfg, '--work-dir', tmp_path / 'work', '--launcher', 'pytorch',
-                     '--cfg-options', 'env_cfg.dist_cfg.backend=gloo'], launcher=launcher, timeout=400))
+    out = check(run_tool('tools/train.py', cfg, '--work-dir', tmp_path / 'work', '--launcher', 'pytorch',
+                         '--cfg-options', 'env_cfg.dist_cfg.backend=gloo', launcher=launcher, timeout=400))
     assert 'Distributed training: True' in out
     assert 'Epoch(train) [1][2/2]' in out  # 6 clips over 2 processes, batch 2 each
     assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
@@ -186,7 +170,7 @@ def test_mmaction2_own_tools_replayed(ucf, tmp_path):
         cfg.load_from = "{work / 'epoch_1.pth'}"
         print('METRICS', Runner.from_cfg(cfg).test())
     ''')
-    out = check(run(['-c', code]))
+    out = check(run_tool('-c', code))
     assert 'Epoch(train) [1][3/3]' in out and (work / 'epoch_1.pth').is_file()
-    assert f"Load checkpoint from {work / 'epoch_1.pth'}" in out and METRIC.search(out), out[-3000:]
+    assert f"Load checkpoint from {work / 'epoch_1.pth'}" in out and ACC_METRIC.search(out), out[-3000:]
     assert "'acc/top1'" in out and "'acc/top5'" in out and "'acc/mean1'" in out

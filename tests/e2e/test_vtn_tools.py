@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.test_video_tools import METRIC, check, run
 from fixtures.video import write_ucf101
+from fixtures.tools import ACC_METRIC, check, run_tool
 
 pytest.importorskip('mmaction')
 pytest.importorskip('decord')
@@ -70,7 +70,7 @@ def plain_vtn_checkpoint(path: Path) -> str:
 def ucf(tmp_path_factory):
     """3 classes x (2 train + 1 test) clips of 8 frames at 32 x 32, lists written by our converter tool."""
     root = write_ucf101(tmp_path_factory.mktemp('vtn_video') / 'ucf101', frames=8, size=(32, 32))
-    check(run(['tools/data/ucf101_to_mmaction.py', 'ucf101', root, '--splits', '1'], timeout=120))
+    check(run_tool('tools/data/ucf101_to_mmaction.py', 'ucf101', root, '--splits', '1', timeout=120))
     return Path(root)
 
 
@@ -83,7 +83,7 @@ def standin(tmp_path_factory):
 def test_train_then_test_writes_checkpoint_and_metrics(name, ucf, standin, tmp_path):
     cfg = tiny_config(tmp_path / f'tiny_{name}.py', CONFIGS[name], ucf, standin)
     work = tmp_path / 'work'
-    out = check(run(['tools/train.py', cfg, '--work-dir', work]))
+    out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
     assert 'Epoch(train) [1][3/3]' in out  # 6 training clips, batch 2
     assert (work / 'epoch_1.pth').is_file() and (work / 'last_checkpoint').is_file()
     assert 'Load checkpoint from' in out and 'size mismatch for cls_head.fc_cls.weight' in out
@@ -95,8 +95,8 @@ def test_train_then_test_writes_checkpoint_and_metrics(name, ucf, standin, tmp_p
                                for k in missing.group(1).split(','))
         assert re.search(r'unexpected key in source state_dict: .*attention\.w_q', out)
     assert re.search(r'Epoch\(val\).*acc/top1: [\d.]+\s+acc/top5: 1\.0+\s+acc/mean1: [\d.]+', out), out[-2000:]
-    test_out = check(run(['tools/test.py', cfg, work / 'epoch_1.pth', '--work-dir', tmp_path / 'test_wd']))
-    m = METRIC.search(test_out)
+    test_out = check(run_tool('tools/test.py', cfg, work / 'epoch_1.pth', '--work-dir', tmp_path / 'test_wd'))
+    m = ACC_METRIC.search(test_out)
     assert m, test_out[-3000:]
     top1, top5, mean1 = map(float, m.groups())
     assert 0 <= top1 <= top5 == 1.0 and 0 <= mean1 <= 1  # 3 classes: top-5 is everything
