@@ -222,6 +222,14 @@ def safe_name(name: str) -> str:
     return ''.join(c if c.isalnum() or c in '-_.' else '_' for c in name)
 
 
+def save_figure(fig, path: str) -> str:
+    """Lay out, write (PNG at 100 dpi) and close ``fig``; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    matplotlib_pyplot().close(fig)
+    return path
+
+
 def matplotlib_pyplot():
     import matplotlib
     matplotlib.use('Agg')

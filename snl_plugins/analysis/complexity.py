@@ -252,7 +252,7 @@ def parse_args(argv=None):
 def plot_complexity(rows: List[dict], path: str) -> str:
     import os.path as osp
 
-    from .common import matplotlib_pyplot
+    from .common import matplotlib_pyplot, save_figure
     plt = matplotlib_pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(max(6, 0.6 * len(rows) + 4), 3.8))
     names = [osp.splitext(osp.basename(r['name']))[0] for r in rows]  # config paths: their file names
@@ -265,10 +265,7 @@ def plot_complexity(rows: List[dict], path: str) -> str:
     axes[1].legend(fontsize=7)
     for ax in axes:
         ax.tick_params(axis='x', rotation=60, labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None) -> dict:

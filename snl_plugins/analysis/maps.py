@@ -289,7 +289,7 @@ def _overlay(ax, image: Tensor, heat: Tensor, alpha: float, title: str, value_ra
 def plot_maps(rows: List[Tuple[str, Tensor]], runs: List[dict], path: str, alpha: float = 0.5) -> str:
     """One row per shown image / frame; columns: the input, then per run the response overlay and the affinity-row
     heat map (a video's frames on one colour scale per input)."""
-    from .common import matplotlib_pyplot
+    from .common import matplotlib_pyplot, save_figure
     plt = matplotlib_pyplot()
     cols = 1 + 2 * len(runs)
     fig, axes = plt.subplots(len(rows), cols, figsize=(2.4 * cols, 2.4 * len(rows)), squeeze=False)
@@ -310,10 +310,7 @@ def plot_maps(rows: List[Tuple[str, Tensor]], runs: List[dict], path: str, alpha
                 at = '' if item['block_frame'] is None else f' (block frame {item["block_frame"]})'
                 _overlay(ax, img, item['row'], alpha, f'{run["label"]}\naffinity row of x{at}', item['row_range'],
                          item['mark'])
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def parse_args(argv=None):

@@ -84,7 +84,7 @@ def weight_spectrum(model: nn.Module, blocks: Dict[str, nn.Module], k: int = 32,
 
 def plot_spectra(runs: List[dict], path: str, k: int = 32) -> str:
     """One panel per run (checkpoint), side by side: the top-k eigenvalues of every block in it, as in Fig. 5."""
-    from .common import matplotlib_pyplot
+    from .common import matplotlib_pyplot, save_figure
     plt = matplotlib_pyplot()
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.8), squeeze=False, sharey=True)
     for ax, run in zip(axes[0], runs):
@@ -101,10 +101,7 @@ def plot_spectra(runs: List[dict], path: str, k: int = 32) -> str:
         if len(entries) > 1:
             ax.legend(fontsize=7)
     axes[0][0].set_ylabel('eigenvalue')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def parse_args(argv=None):

@@ -256,7 +256,7 @@ def _add(info: dict, **values) -> None:
 
 def plot_stable_hypothesis(results: Dict[str, dict], path: str, title: str = '') -> str:
     """One panel per block: the histograms of A, A^2, A^3, A^4 on shared bins (as in Fig. 2 / 6)."""
-    from .common import matplotlib_pyplot
+    from .common import matplotlib_pyplot, save_figure
     plt = matplotlib_pyplot()
     n = len(results)
     fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
@@ -280,10 +280,7 @@ def plot_stable_hypothesis(results: Dict[str, dict], path: str, title: str = '')
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def parse_args(argv=None):

@@ -266,7 +266,7 @@ def markdown(result: dict) -> str:
 
 
 def plot_table(result: dict, path: str) -> str:
-    from .common import matplotlib_pyplot
+    from .common import matplotlib_pyplot, save_figure
     plt = matplotlib_pyplot()
     m = result['metrics'][0] if result['metrics'] else None
     rows = result['rows']
@@ -287,10 +287,7 @@ def plot_table(result: dict, path: str) -> str:
     ax.set_xticks(list(xs))
     ax.set_xticklabels(labels, rotation=60, ha='right', fontsize=7)
     ax.set_ylabel(f'{m} (%)')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def parse_args(argv=None):
