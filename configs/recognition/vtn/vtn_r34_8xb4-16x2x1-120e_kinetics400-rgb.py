@@ -57,4 +57,4 @@ param_scheduler = [dict(type='ReduceOnPlateauLR', monitor='acc/top1', rule='grea
                         threshold=0.01, threshold_rule='abs')]
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3))
 auto_scale_lr = dict(enable=False, base_batch_size=32)
-custom_imports = dict(imports=['snl_plugins'], allow_failed_imports=False)
+custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmaction.vtn'], allow_failed_imports=False)
