@@ -52,6 +52,16 @@ The workarounds (each names its upstream issue and when it can go, next to the c
     import hook on ``mmengine.runner``, removed once it fired); ``Runner``/``FlexibleRunner`` ``load_checkpoint``
     and ``resume`` are wrapped only to make their ``work_dir`` known to the loader while they run.
 
+Avoided rather than patched (so listed here, where every workaround is looked for):
+
+``FlowAwareFlip`` (:mod:`snl_plugins.mmaction.rgb_flow`)
+    Since open-mmlab/mmaction2#2631 (in 1.2.0) ``RawFrameDecode`` returns each flow frame as one H x W x 2 (x, y)
+    array, but ``Flip`` still inverts every other item of the frame list, as for the old interleaved x, y images:
+    a flipped flow clip gets both channels inverted in frames 0, 2, 4, ... and nothing in the others. mmaction2's
+    ``Flip`` is left alone (patching it would change other users' pipelines); our flow configs use
+    ``FlowAwareFlip``, which inverts flow-x in every frame, and ``WithFlow`` refuses the plain ``Flip``. It can go
+    once mmaction2's ``Flip`` handles stacked flow (not fixed as of 1.2.0; no upstream issue found).
+
 Install-level defects, not patched but reported by :func:`check_install` (``raise_error=True`` raises a clear
 error): mmaction2 imports ``importlib_metadata`` without declaring it (install it; the ``[video]`` extra does),
 and setuptools >= 81 has no ``pkg_resources``, which mmengine 0.10.7's ``Config.fromfile`` needs to resolve

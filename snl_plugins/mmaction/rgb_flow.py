@@ -27,7 +27,10 @@ __all__ = ['FlowAwareFlip', 'WithFlow']
 
 @TRANSFORMS.register_module()
 class FlowAwareFlip(BaseTransform):
-    """mmaction2's ``Flip`` (same arguments, same random draw), inverting flow-x in every flow frame."""
+    """mmaction2's ``Flip`` (same arguments, same random draw), inverting flow-x in every flow frame.
+
+    Works around mmaction2 1.2.0's ``Flip`` on stacked flow (see :mod:`snl_plugins.compat`, "Avoided rather than
+    patched"); can go once ``Flip`` inverts the x channel of H x W x 2 flow frames itself."""
 
     def __init__(self, **flip_args):
         # imported here: mmaction.datasets.transforms costs ~0.7 s (scipy), paid only by pipelines that use it
