@@ -30,7 +30,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .blocks import BLOCKS
-from .blocks.base import _NonlocalNd
 from .inject import build_block
 
 __all__ = ['ATTENTIONS', 'EncoderLayer', 'MultiHeadSelfAttention', 'PositionEmbedding', 'VTNEncoder',
@@ -98,10 +97,11 @@ class MultiHeadSelfAttention(nn.Module):
 def build_attention(cfg: dict, channels: int) -> nn.Module:
     """The attention of one encoder layer: ``dict(type='MultiHeadSelfAttention', num_heads=8)`` or one of our blocks
     (``dict(type='SNL', reduction=2)``, gSNL, NL, NS, A2, CGNL, NonlocalStage), built 1D over T."""
-    if not isinstance(cfg, dict) or cfg.get('type') not in ATTENTIONS:
-        got = cfg.get('type') if isinstance(cfg, dict) else cfg
-        raise ValueError(f'unknown attention type {got!r}: expected dict(type=...) with type one of '
-                         f'{", ".join(ATTENTIONS)}')
+    if not isinstance(cfg, dict):
+        raise TypeError(f'the attention must be a config dict, e.g. dict(type={cfg!r}) or '
+                        f"dict(type='MultiHeadSelfAttention'), got {type(cfg).__name__} {cfg!r}")
+    if cfg.get('type') not in ATTENTIONS:
+        raise ValueError(f'unknown attention type {cfg.get("type")!r}: expected one of {", ".join(ATTENTIONS)}')
     cfg = dict(cfg)
     if cfg.setdefault('in_channels', channels) != channels:
         raise ValueError(f'the attention works at the encoder width {channels}, but its config says '
@@ -139,8 +139,9 @@ class EncoderLayer(nn.Module):
     def __init__(self, channels: int, attention: dict, ffn_channels: int, dropout: float):
         super().__init__()
         self.attention = build_attention(attention, channels)
-        # our blocks compute X + norm(branch(X)) over (B, C, T) themselves; MHSA is the bare branch
-        self.block_is_residual = isinstance(self.attention, _NonlocalNd)
+        # our blocks (one, or a chain of num_blocks) compute X + norm(branch(X)) over (B, C, T) themselves; MHSA is
+        # the bare branch over (B, T, C)
+        self.block_is_residual = attention['type'] != 'MultiHeadSelfAttention'
         self.dropout = nn.Dropout(dropout)
         self.norm1 = nn.LayerNorm(channels)
         self.ffn = nn.Sequential(nn.Linear(channels, ffn_channels), nn.ReLU(inplace=True),

@@ -143,6 +143,28 @@ def test_block_replaces_attention_residual_added_once(block):
     assert rel_err(layer(x), y) < 1e-12
 
 
+def ref_ffn_sublayer(y, layer):
+    return ref_layer_norm(y + ref_linear(torch.relu(ref_linear(y, layer.ffn[0])), layer.ffn[2]), layer.norm2)
+
+
+@pytest.mark.parametrize('num_blocks', [1, 2])
+def test_trained_blocks_replace_the_whole_residual_sublayer(num_blocks):
+    """Blocks away from their identity start: the sublayer is LN(blocks(x)) on (B, C, T), not LN(x + blocks(x)),
+    also for a chain of blocks (num_blocks=2)."""
+    torch.manual_seed(0)
+    enc = VTNEncoder(channels=16, num_layers=1, num_positions=6, ffn_channels=32,
+                     attention=dict(type='SNL', reduction=2, num_blocks=num_blocks)).double().eval()
+    layer = enc.layers[0]
+    for norm in [m for m in layer.attention.modules() if isinstance(m, torch.nn.BatchNorm1d)]:
+        torch.nn.init.uniform_(norm.weight, 0.5, 1.5)
+    x = torch.randn(2, 6, 16, dtype=torch.float64)
+    branch_out = layer.attention(x.transpose(1, 2)).transpose(1, 2)
+    assert rel_err(branch_out, x) > 1e-2  # the blocks are not the identity
+    expected = ref_ffn_sublayer(ref_layer_norm(branch_out, layer.norm1), layer)
+    assert rel_err(layer(x), expected) < 1e-12
+    assert rel_err(layer(x), ref_ffn_sublayer(ref_layer_norm(x + branch_out, layer.norm1), layer)) > 1e-3
+
+
 @pytest.mark.parametrize('block', BLOCK_TYPES)
 def test_block_shapes_and_gradients_reach_every_parameter_and_the_input(block):
     head = tiny_head(dict(type=block, reduction=2))
@@ -202,6 +224,8 @@ def test_clear_errors():
     assert set(ATTENTIONS) >= {'MultiHeadSelfAttention', 'SNL', 'gSNL', 'NL', 'NS', 'A2', 'CGNL'}
     with pytest.raises(ValueError, match='unknown attention type None'):
         VTNEncoder(attention=dict(num_heads=8))
+    with pytest.raises(TypeError, match=r"attention must be a config dict, e.g. dict\(type='SNL'\)"):
+        VTNEncoder(attention='SNL')
     with pytest.raises(ValueError, match='encoder width 16.*in_channels=32'):
         tiny_head(dict(type='SNL', in_channels=32))
     with pytest.raises(ValueError, match='dim must be 1'):
