@@ -60,17 +60,20 @@ class FlowAwareFlip(BaseTransform):
 
 
 def _random_state():
-    return np.random.get_state(), random.getstate()
+    """The generators mmaction2's and torchvision's transforms draw from (numpy, Python, torch's CPU one)."""
+    return np.random.get_state(), random.getstate(), torch.get_rng_state()
 
 
 def _set_random_state(state) -> None:
     np.random.set_state(state[0])
     random.setstate(state[1])
+    torch.set_rng_state(state[2])
 
 
 def _same_state(a, b) -> bool:
-    (np_a, py_a), (np_b, py_b) = a, b
-    return py_a == py_b and all(np.array_equal(x, y) for x, y in zip(np_a, np_b))
+    (np_a, py_a, torch_a), (np_b, py_b, torch_b) = a, b
+    return (py_a == py_b and torch.equal(torch_a, torch_b)
+            and all(np.array_equal(x, y) for x, y in zip(np_a, np_b)))
 
 
 @TRANSFORMS.register_module()

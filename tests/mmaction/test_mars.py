@@ -1,6 +1,7 @@
 """MARS: the ResNeXt3D architecture against the published spec (parameter count, the authors' key layout, a functional
 re-computation of the forward), the checkpoint key mapping, the loss (CE + alpha * MSE by hand), the frozen teacher,
 RGB and flow sharing crop and flip on real rawframe files, and the configs."""
+import random
 import runpy
 from pathlib import Path
 
@@ -368,6 +369,30 @@ def test_with_flow_fails_when_the_views_could_not_share_the_augmentation(tmp_pat
 
     with pytest.raises(RuntimeError, match='drew different random numbers'):
         TRANSFORMS.build(dict(type='WithFlow', transforms=[draws_per_modality]))(dict(sample))
+
+    def torch_draws_per_modality(results):  # torchvision's random transforms draw from torch's generator
+        torch.rand(2 if results['modality'] == 'Flow' else 1)
+        return results
+
+    with pytest.raises(RuntimeError, match='drew different random numbers'):
+        TRANSFORMS.build(dict(type='WithFlow', transforms=[torch_draws_per_modality]))(dict(sample))
+
+    seen = {}
+
+    def records_draws(results):  # both views must see the same draws of every generator
+        seen.setdefault(results['modality'], []).append(
+            (float(np.random.rand()), random.random(), float(torch.rand(1))))
+        return results
+
+    same_size = tmp_path / 'same_size'
+    same_size.mkdir()
+    cv2.imwrite(str(same_size / 'img_00001.jpg'), np.zeros((32, 32, 3), np.uint8))
+    for c in 'xy':
+        cv2.imwrite(str(same_size / f'{c}_00001.jpg'), np.zeros((32, 32), np.uint8))
+    with_flow = TRANSFORMS.build(dict(type='WithFlow', transforms=[dict(type='RawFrameDecode'), records_draws]))
+    for _ in range(3):
+        with_flow(dict(sample, frame_dir=str(same_size)))
+    assert seen['RGB'] == seen['Flow'] and len(set(seen['RGB'])) == 3
     with pytest.raises(ValueError, match='inside its transforms'):
         TRANSFORMS.build(dict(type='WithFlow', transforms=[]))(dict(sample, imgs=[]))
 
