@@ -11,13 +11,15 @@ network trained beforehand with cross-entropy, frozen. RGB and flow of a sample 
 (:class:`~snl_plugins.mmaction.rgb_flow.WithFlow` in the training pipeline puts the flow clip in each data sample).
 
 The teacher is built from ``teacher_config`` (an mmaction2 config file whose ``model`` is the flow recognizer, or
-that model dict) and loads ``teacher_checkpoint`` strictly. It is built when the loss first needs it, so testing
-and inference (RGB only: ``predict`` is ``Recognizer3D``'s) need neither file. It is kept out of the student's
+that model dict) and loads ``teacher_checkpoint`` strictly. It is built when the model switches to training mode
+(a wrong path fails before the first iteration), so testing and inference (RGB only: ``predict`` is
+``Recognizer3D``'s) need neither file. It is kept out of the student's
 module tree on purpose: it is not in ``state_dict()`` (checkpoints hold the student alone and load into a plain
 ``Recognizer3D``), not in ``parameters()`` (no optimizer sees it), untouched by ``init_weights()`` and ``train()``
 (it stays in eval mode), and runs under ``torch.no_grad()``; it follows the student's device when first used.
 Flow is normalised by the teacher's own ``data_preprocessor``, so it is fed exactly as it was trained.
 """
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Union
 
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from mmaction.models.recognizers import Recognizer3D
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
 from .registry import MODELS
@@ -116,10 +119,17 @@ class MARSRecognizer(Recognizer3D):
 
     @property
     def teacher(self) -> nn.Module:
-        """The frozen flow teacher (built and loaded on first access)."""
+        """The frozen flow teacher (built and loaded on first access: training mode or the loss)."""
         if self._teacher is None:
             object.__setattr__(self, '_teacher', build_frozen_teacher(self.teacher_config, self.teacher_checkpoint))
         return self._teacher
+
+    def train(self, mode: bool = True) -> 'MARSRecognizer':
+        """Switching to training builds the teacher (the training loop does so before its first iteration), so a
+        wrong teacher path fails at once, naming the option; evaluation never switches to training mode."""
+        if mode:
+            self.teacher  # noqa: B018  (the property builds it)
+        return super().train(mode)
 
     @torch.no_grad()
     def teacher_features(self, flow: List[Tensor], device: torch.device) -> Tensor:
@@ -147,8 +157,16 @@ class MARSRecognizer(Recognizer3D):
 def build_frozen_teacher(config: Union[str, dict], checkpoint: str) -> nn.Module:
     """The teacher recognizer from its config, with ``checkpoint`` loaded strictly, in eval mode, frozen."""
     from mmengine.runner.checkpoint import load_checkpoint
-    model_cfg = Config.fromfile(config).model if isinstance(config, str) else config
-    teacher = MODELS.build(model_cfg)
+    files = ([('teacher_config', config)] if isinstance(config, str) else []) + [('teacher_checkpoint', checkpoint)]
+    for option, path in files:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'MARSRecognizer: the flow teacher file {path} (model.{option}) does not exist; '
+                                    'train the flow config first, or convert the authors\' checkpoint '
+                                    '(tools/convert/mars_to_mmaction.py), and set model.teacher_checkpoint')
+    cfg = Config.fromfile(config) if isinstance(config, str) else None
+    # built in the teacher config's scope (mmaction2's by default), whatever scope the caller left current
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmaction') if cfg else 'mmaction'):
+        teacher = MODELS.build(cfg.model if cfg else config)
     load_checkpoint(teacher, checkpoint, map_location='cpu', strict=True)
     teacher.requires_grad_(False)
     return teacher.eval()

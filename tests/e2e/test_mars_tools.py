@@ -83,8 +83,11 @@ def test_flow_teacher_then_mars_snl_train_and_test(runs):
     assert any(k.startswith('backbone.layer2.snl_before_1.') for k in state)  # SNL before res3's last block
     assert state['backbone.conv1.weight'].shape[1] == 3 and not any('teacher' in k for k in state)
 
+    # testing is RGB only: the teacher's files need not exist where the student is tested
     test_out = check(run_tool('tools/test.py', runs['mars_cfg'], tmp / 'mars' / 'epoch_1.pth',
-                              '--work-dir', tmp / 'test'))
+                              '--work-dir', tmp / 'test', '--cfg-options',
+                              f"model.teacher_config={tmp / 'gone' / 'flow.py'}",
+                              f"model.teacher_checkpoint={tmp / 'gone' / 'flow.pth'}"))
     m = ACC_METRIC.search(test_out)
     assert m, test_out[-3000:]
     top1, top5, mean1 = map(float, m.groups())

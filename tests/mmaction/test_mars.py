@@ -256,18 +256,37 @@ def test_teacher_is_frozen_outside_the_state_dict_and_gets_no_gradient(teacher_f
     assert not teacher.training
 
 
-def test_predict_needs_no_teacher_and_loss_needs_flow(tmp_path, mmaction_scope):
+def test_predict_needs_no_teacher_and_training_fails_early_naming_a_missing_teacher(tmp_path, teacher_files):
     model = mars_model('no/such/config.py', str(tmp_path / 'no_such_teacher.pth'))
     model.eval()
     data = model.data_preprocessor(batch(flow=False), False)
     with torch.no_grad():
         preds = model(**data, mode='predict')
     assert len(preds) == 2 and preds[0].pred_score.shape == (3,) and model._teacher is None
+    with pytest.raises(FileNotFoundError, match=r'no/such/config.py \(model.teacher_config\) does not exist'):
+        model.train()
+    config_file = tmp_path / 'teacher_cfg.py'
+    config_file.write_text(f"default_scope = 'mmaction'\nmodel = {teacher_files[0]!r}\n")
+    model = mars_model(str(config_file), str(tmp_path / 'no_such_teacher.pth'))
+    with pytest.raises(FileNotFoundError, match=r'no_such_teacher.pth \(model.teacher_checkpoint\) does not exist'):
+        model.train()
+
+
+def test_loss_needs_the_flow_of_every_sample(teacher_files):
+    model = mars_model(*teacher_files[:2])
     model.train()
     with pytest.raises(KeyError, match=r"WithFlow.*algorithm_keys=\('flow',\)"):
         model(**model.data_preprocessor(batch(flow=False), True), mode='loss')
-    with pytest.raises(FileNotFoundError):
-        model(**model.data_preprocessor(batch(), True), mode='loss')
+
+
+def test_teacher_builds_in_its_own_scope_whatever_scope_is_current(tmp_path, teacher_files):
+    from mmengine.registry import DefaultScope
+    config_file = tmp_path / 'teacher_cfg.py'
+    config_file.write_text(f"default_scope = 'mmaction'\nmodel = {teacher_files[0]!r}\n")
+    model = mars_model(str(config_file), teacher_files[1])
+    with DefaultScope.overwrite_default_scope('mmengine'):  # e.g. left by another library's runner
+        model.train()
+    assert not model.teacher.training
 
 
 def test_batch_blending_is_refused(teacher_files):
