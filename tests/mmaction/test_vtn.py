@@ -269,6 +269,9 @@ def test_config_builds_with_vtn_settings_and_runs(path):
         sample = next(s for s in cfg[f'{loader}_dataloader'].dataset.pipeline if s.type == 'SampleFrames')
         assert (sample.clip_len, sample.frame_interval, sample.num_clips) == (16, 2, clips)
     assert ('ucf101_train_split_1' if ucf else 'kinetics400_train') in cfg.train_dataloader.dataset.ann_file
+    crop = next(s for s in cfg.train_dataloader.dataset.pipeline if s.type == 'MultiScaleCrop')
+    assert crop.scales == pytest.approx([2 ** (-i / 4) for i in range(4)], abs=1e-4)  # VTN's multi-scale crop
+    assert (crop.max_wh_scale_gap, crop.num_fixed_crops, crop.random_crop) == (1, 13, False)
     head = cfg.model.cls_head
     assert (head.type, head.num_classes, head.clip_len, head.average_clips) == (
         'VTNHead', 101 if ucf else 400, 16, 'prob')

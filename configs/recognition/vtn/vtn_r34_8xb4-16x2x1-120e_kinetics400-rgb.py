@@ -18,8 +18,10 @@ train_pipeline = [
     dict(type='SampleFrames', clip_len=16, frame_interval=2, num_clips=1),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
-    dict(type='MultiScaleCrop', input_size=224, scales=(1, 0.875, 0.75, 0.66), random_crop=False,
-         max_wh_scale_gap=1),
+    # VTN's MultiScaleCrop: scales 2^(-i/4), i = 0..3 (--initial-scale 1, --n-scales 4, --scale-step 2^-1/4), width
+    # and height scales at most one step apart, 13 fixed crop positions
+    dict(type='MultiScaleCrop', input_size=224, scales=(1, 0.8409, 0.7071, 0.5946), random_crop=False,
+         max_wh_scale_gap=1, num_fixed_crops=13),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCHW'),
