@@ -16,9 +16,12 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from snl_plugins.analysis.timing import run_child  # noqa: E402
 
 SIZES_2D = (16, 32, 48, 64, 96, 128)
 VARIANTS = {
@@ -39,21 +42,17 @@ VARIANTS = {
 DENSE_LIKE = ('SNL dense', 'gSNL dense', 'NL dense', 'mmcv NonLocal (emb. Gaussian)', 'timm NonLocalAttn')
 
 _SETUP = r'''
-import json, resource, statistics, sys, time
+import json, sys
 import torch
 spec = json.loads(sys.argv[1])
 if spec.get('threads'):
     torch.set_num_threads(spec['threads'])
 from snl_plugins import SNL, gSNL, NL, NS, A2, CGNL
+from snl_plugins.analysis.timing import interleaved_times, peak_memory_rise
 from mmcv.cnn import NonLocal2d, NonLocal3d
 from timm.layers import NonLocalAttn
 C, CS, D = spec['c'], spec['cs'], len(spec['spatial'])
 dev = spec['device']
-
-
-def sync():
-    if dev == 'cuda':
-        torch.cuda.synchronize()
 
 
 def build(ctor):
@@ -70,18 +69,10 @@ def step(block):
     block(x).square().mean().backward()
 '''
 
-# Peak memory: one variant per process, the rise of the peak RSS (CPU) or of the allocator's peak (GPU) in one step.
+# Peak memory: one variant per process (snl_plugins.analysis.timing.peak_memory_rise).
 _MEMORY = _SETUP + r'''
 block = build(spec['ctors'][0])
-if dev == 'cuda':
-    torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-else:
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-step(block)
-sync()
-peak = torch.cuda.max_memory_allocated() if dev == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps(dict(mem=peak - base)))
+print(json.dumps(dict(mem=peak_memory_rise(lambda: step(block), dev))))
 '''
 
 # Time: every variant of one size in one process, round-robin with a float32 matrix product, so that the load of a
@@ -89,26 +80,13 @@ print(json.dumps(dict(mem=peak - base)))
 _TIMES = _SETUP + r'''
 blocks = [build(c) for c in spec['ctors']]
 a, b = torch.randn(2048, 2048, device=dev), torch.randn(2048, 2048, device=dev)
-times = [[] for _ in blocks] + [[]]
-for r in range(spec['repeats'] + 1):
-    for i, block in enumerate(blocks):
-        t = time.perf_counter(); step(block); sync()
-        if r:
-            times[i].append(time.perf_counter() - t)
-    t = time.perf_counter(); a @ b; sync()
-    if r:
-        times[-1].append(time.perf_counter() - t)
-med = [statistics.median(t) for t in times]
+med, _ = interleaved_times([lambda blk=blk: step(blk) for blk in blocks] + [lambda: a @ b], spec['repeats'], dev)
 print(json.dumps(dict(times=med[:-1], matmul_gflops=2 * 2048 ** 3 / med[-1] / 1e9)))
 '''
 
 
 def _run(script, spec):
-    proc = subprocess.run([sys.executable, '-c', script, json.dumps(spec)], capture_output=True, text=True)
-    if proc.returncode:
-        lines = proc.stderr.strip().splitlines()
-        raise RuntimeError(lines[-1] if lines else 'failed')
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(['-c', script, json.dumps(spec)])
 
 
 def measure(names, spatial, batch, c, cs, repeats, device, memory=True, threads=None):

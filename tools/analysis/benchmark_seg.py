@@ -20,12 +20,12 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 SEG = ROOT / 'configs' / 'segmentation'
 CONFIGS = {
     'none': 'deeplabv3/deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py',
@@ -82,13 +82,11 @@ def _build(name, device):
 def _child(spec) -> dict:
     """Run in a fresh process: time every model of ``spec['names']`` interleaved (mode 'time'), or the peak memory
     of one training step of the single model named (mode 'mem')."""
-    import resource
-    import statistics
-    import time
-
     import torch
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
+
+    from snl_plugins.analysis.timing import interleaved_times, peak_memory_rise
     dev = spec['device']
     models = [_build(n, dev) for n in spec['names']]
     h, w = spec['size']
@@ -106,40 +104,21 @@ def _child(spec) -> dict:
         losses = model.loss(x, samples)
         sum(v for k, v in losses.items() if 'loss' in k).backward()
 
-    def sync():
-        if dev.startswith('cuda'):
-            torch.cuda.synchronize()
-
     if spec['mode'] == 'mem':  # the rise of the peak over one step (the first: the CPU peak RSS never falls)
         (model,) = models
-        if dev.startswith('cuda'):
-            sync(); torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
-        else:
-            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        step(model); sync()
-        peak = (torch.cuda.max_memory_allocated() if dev.startswith('cuda')
-                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
         paths = sorted({getattr(m, 'path', None) or '' for m in model.modules() if hasattr(m, 'affinity_repr')}
                        - {''})
-        return dict(peak_bytes=max(0, peak - base), params=sum(p.numel() for p in model.parameters()), paths=paths)
-    times = [[] for _ in models]
-    for r in range(spec['repeats'] + 1):  # round 0 warms up
-        for i, model in enumerate(models):
-            sync(); t = time.perf_counter(); step(model); sync()
-            if r:
-                times[i].append(time.perf_counter() - t)
-    return dict(times=[statistics.median(v) for v in times], all_times=times)
+        return dict(peak_bytes=peak_memory_rise(lambda: step(model), dev),
+                    params=sum(p.numel() for p in model.parameters()), paths=paths)
+    medians, times = interleaved_times([lambda m=m: step(m) for m in models], spec['repeats'], dev)
+    return dict(times=medians, all_times=times)
 
 
 def _run(spec, threads):
-    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS=str(threads))
-    env['PYTHONPATH'] = os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')])
-    proc = subprocess.run([sys.executable, __file__, '--child', json.dumps(spec)], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or ['?']
-        raise RuntimeError(tail[0][:200])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    from snl_plugins.analysis.timing import run_child
+    return run_child([__file__, '--child', json.dumps(spec)], cwd=ROOT,
+                     env=dict(OMP_NUM_THREADS=str(threads),
+                              PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])))
 
 
 def run_size(names, size, batch: int, repeats: int, device: str, threads: int, memory: bool = True) -> list:

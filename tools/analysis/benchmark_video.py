@@ -24,8 +24,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -109,9 +107,9 @@ def _build(kind, name, device):
 
 
 def _child(spec):
-    import resource
-
     import torch
+
+    from snl_plugins.analysis.timing import interleaved_times, peak_memory_rise
     dev = torch.device(spec['device'])
     models = [_build(spec['kind'], n, dev) for n in spec['names']]
     if spec['kind'] == 'vtn':
@@ -121,10 +119,6 @@ def _child(spec):
         x = (torch.randn(1, C1, t, h, w, device=dev, requires_grad=True) if spec['kind'] == 'block'
              else torch.randn(1, 3, t, h, w, device=dev))
 
-    def sync():
-        if dev.type == 'cuda':
-            torch.cuda.synchronize(dev)
-
     def step(m):
         m.zero_grad(set_to_none=True)
         x.grad = None
@@ -133,31 +127,14 @@ def _child(spec):
 
     if spec['mode'] == 'mem':
         (m,) = models
-        if dev.type == 'cuda':
-            sync(); torch.cuda.reset_peak_memory_stats(dev); base = torch.cuda.memory_allocated(dev)
-        else:
-            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        step(m); sync()
-        peak = (torch.cuda.max_memory_allocated(dev) if dev.type == 'cuda'
-                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-        return dict(mem=peak - base)
-    times = [[] for _ in models]
-    for r in range(spec['repeats'] + 1):  # round 0 warms up
-        for i, m in enumerate(models):
-            sync(); t0 = time.perf_counter(); step(m); sync()
-            if r:
-                times[i].append(time.perf_counter() - t0)
-    return dict(times=[statistics.median(v) for v in times], all_times=times)
+        return dict(mem=peak_memory_rise(lambda: step(m), dev))
+    medians, times = interleaved_times([lambda m=m: step(m) for m in models], spec['repeats'], dev)
+    return dict(times=medians, all_times=times)
 
 
 def _run(spec):
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    proc = subprocess.run([sys.executable, __file__, '--child', json.dumps(spec)], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode:
-        lines = proc.stderr.strip().splitlines()
-        raise RuntimeError(lines[-1][:200] if lines else f'exit {proc.returncode}')
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    from snl_plugins.analysis.timing import run_child
+    return run_child([__file__, '--child', json.dumps(spec)], cwd=ROOT)
 
 
 def sweep(kind, sizes, names, repeats, device, memory=True):
