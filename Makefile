@@ -34,7 +34,7 @@ demo-seg: $(STAMP)
 	$(VPY) tools/demo_seg.py $(DEMO_SEG_ARGS)
 
 # I3D plain vs + SNL on "moving digits" videos (UCF-101 layout, decord) through tools/train.py and tools/test.py
-# (docs/demo_video.md); options: make demo-video DEMO_VIDEO_ARGS="--seeds 0 1 --epochs 6"
+# (docs/video.md, "make demo-video"); options: make demo-video DEMO_VIDEO_ARGS="--seeds 0 1 --epochs 6"
 demo-video: $(STAMP)
 	$(VPY) tools/demo_video.py $(DEMO_VIDEO_ARGS)
 

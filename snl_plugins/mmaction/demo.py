@@ -23,6 +23,8 @@ from .data import write_ucf101_annotations
 
 CLASSES = ('Approach', 'Recede', 'SameWay')
 FRAMES, HEIGHT, WIDTH, DIGIT = 8, 32, 64, 12
+# widths at which decord 0.6.0 was seen to decode the mp4v files OpenCV writes
+DECODABLE_WIDTHS = (32, 64, 80, 96, 112, 128, 160)
 
 
 def _digit_images():
@@ -59,13 +61,20 @@ def moving_digits_clip(rng, digits: np.ndarray, label: int) -> np.ndarray:
     return out
 
 
-def write_video(path: Path, frames: np.ndarray, fps: float = 25.0) -> str:
-    """Encode (T, H, W, 3) uint8 frames with OpenCV's mp4v (decord 0.6.0 decodes these at widths 32, 64, ...)."""
+def write_video(path, frames: np.ndarray, fps: float = 25.0, fourcc: str = 'mp4v',
+                check_width: bool = True) -> str:
+    """Encode (T, H, W, 3) uint8 BGR frames with OpenCV; returns the path. ``check_width`` refuses widths that
+    decord 0.6.0 was not seen to decode from OpenCV ``mp4v`` files (:data:`DECODABLE_WIDTHS`; 48 fails, see the
+    ecosystem notes)."""
     import cv2
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (frames.shape[2], frames.shape[1]))
+    t, h, w, _ = frames.shape
+    if check_width and w not in DECODABLE_WIDTHS:
+        raise ValueError(f'width {w}: decord 0.6.0 was seen to decode OpenCV mp4v files only at widths '
+                         f'{DECODABLE_WIDTHS}')
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     if not writer.isOpened():
-        raise RuntimeError(f'OpenCV could not open an mp4v writer for {path}')
+        raise RuntimeError(f'OpenCV could not open a {fourcc} writer for {path}')
     try:
         for f in frames:
             writer.write(np.ascontiguousarray(f))
