@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-from fixtures.video import write_ucf101
 from fixtures.tools import ACC_METRIC, check, run_tool
 
 pytest.importorskip('mmaction')
@@ -69,14 +68,6 @@ randomness = dict(seed=0)
     return path
 
 
-
-
-@pytest.fixture(scope='module')
-def ucf(tmp_path_factory):
-    """3 classes x (2 train + 1 test) clips of 8 frames at 32 x 32, lists written by our converter tool."""
-    root = write_ucf101(tmp_path_factory.mktemp('video') / 'ucf101', frames=8, size=(32, 32))
-    check(run_tool('tools/data/ucf101_to_mmaction.py', 'ucf101', root, '--splits', '1', timeout=120))
-    return Path(root)
 
 
 @pytest.fixture(scope='module')

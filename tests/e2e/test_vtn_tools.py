@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.video import write_ucf101
 from fixtures.tools import ACC_METRIC, check, run_tool
 
 pytest.importorskip('mmaction')
@@ -64,14 +63,6 @@ def plain_vtn_checkpoint(path: Path) -> str:
     cfg.model.cls_head.update(num_classes=5, clip_len=4)
     torch.save({'state_dict': REG.build(cfg.model).state_dict(), 'meta': {}}, path)
     return str(path)
-
-
-@pytest.fixture(scope='module')
-def ucf(tmp_path_factory):
-    """3 classes x (2 train + 1 test) clips of 8 frames at 32 x 32, lists written by our converter tool."""
-    root = write_ucf101(tmp_path_factory.mktemp('vtn_video') / 'ucf101', frames=8, size=(32, 32))
-    check(run_tool('tools/data/ucf101_to_mmaction.py', 'ucf101', root, '--splits', '1', timeout=120))
-    return Path(root)
 
 
 @pytest.fixture(scope='module')
