@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops import (KERNELS, NORMALIZATIONS, SOFTMAX_KERNELS, Affinity, check_choice, dot_affinity, project,
-                   softmax_affinity)
+from ..ops import (KERNELS, NORMALIZATIONS, SOFTMAX_KERNELS, Affinity, accumulation_dtype, check_choice,
+                   dot_affinity, project, softmax_affinity)
 from ..ops.affinity import check_path
 from .norm import build_norm_layer
 
@@ -26,6 +26,24 @@ def resolve_inter_channels(in_channels: int, reduction: float, inter_channels: O
     return max(int(in_channels // reduction), 1)
 
 
+def call_in_dtype(module: nn.Module, x: Tensor, *args) -> Tensor:
+    """``module(x, *args)`` with the module's floating parameters and buffers taken in ``x``'s dtype (a float16
+    module run in float32); gradients reach the module's own parameters, updated buffers (running statistics) are
+    written back."""
+    tensors = dict(module.named_parameters())
+    buffers = dict(module.named_buffers())
+    tensors.update(buffers)
+    if all(t.dtype == x.dtype for t in tensors.values() if t.is_floating_point()):
+        return module(x, *args)
+    cast = {k: (t.to(x.dtype) if t.is_floating_point() else t) for k, t in tensors.items()}
+    out = torch.func.functional_call(module, cast, (x, *args))
+    with torch.no_grad():
+        for k, t in buffers.items():
+            if t.is_floating_point():
+                t.copy_(cast[k])
+    return out
+
+
 class _NonlocalNd(nn.Module):
     """``Y = X + act(norm(branch(X)))`` for 1D / 2D / 3D inputs (B x C x L | H x W | T x H x W).
 
@@ -42,6 +60,11 @@ class _NonlocalNd(nn.Module):
     """
 
     has_norm = True  # False for containers whose units hold the norms
+    # True where the branch's values before the norm grow beyond float16's range with the input's scale (CGNL's
+    # Taylor kernel, unnormalised dot kernels: cubic in it), although the norm then removes that scale, or where a
+    # signed affinity's degrees can vanish: such a block runs in float32 for float16 / bfloat16 inputs (``forward_float32``). Every other block runs in the
+    # input's dtype, its affinity kept in range by ``snl_plugins.ops.lowrank_affinity`` / ``normalize_dense``.
+    float32_branch = False
 
     def __init__(self, in_channels: int, *, reduction: float = 2, inter_channels: Optional[int] = None,
                  dim: int = 2, norm_cfg: Optional[dict] = None, relu: bool = False,
@@ -87,6 +110,11 @@ class _NonlocalNd(nn.Module):
         if x.shape[1] != self.in_channels:
             raise ValueError(f'{name} was built with in_channels={self.in_channels}, but the input has {x.shape[1]} '
                              f'channels (shape {tuple(x.shape)})')
+        param = next(self.parameters(), None)
+        if param is not None and x.dtype != param.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f'{name} holds {param.dtype} parameters but got a {x.dtype} input outside '
+                            f'torch.autocast: convert one to the other (x.to({param.dtype}) or '
+                            f'block.to({x.dtype})), or run under torch.autocast')
 
     @torch.jit.unused
     def keep_affinity(self, affinity: Affinity) -> None:
@@ -96,13 +124,30 @@ class _NonlocalNd(nn.Module):
     def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         raise NotImplementedError
 
+    def normalized_branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        return self.norm(self.branch(x, affinity))
+
+    @torch.jit.unused
+    def forward_float32(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        """``forward`` in float32 for a float16 / bfloat16 ``x`` (see ``float32_branch``), output in x's dtype."""
+        acc = accumulation_dtype(x.dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            y = call_in_dtype(self, x.to(acc), None if affinity is None else affinity.to(acc))
+        return y.to(x.dtype)
+
+    def needs_float32(self, x: Tensor) -> bool:
+        return self.float32_branch and (accumulation_dtype(x.dtype) != x.dtype
+                                        or torch.is_autocast_enabled(x.device.type))
+
     def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if not torch.jit.is_scripting():  # TorchScript cannot compile the message formatting
             self.check_input(x)
-        out = self.norm(self.branch(x, affinity))
+            if self.needs_float32(x):
+                return self.forward_float32(x, affinity)
+        out = self.normalized_branch(x, affinity)
         if self.relu:
             out = F.relu(out)
-        return x + out
+        return x + out.to(x.dtype)  # under autocast the branch may come out in another dtype than x
 
     def extra_repr(self) -> str:
         return (f'in_channels={self.in_channels}, inter_channels={self.inter_channels}, dim={self.dim}, '
@@ -137,6 +182,9 @@ class AffinityEmbedding:
         self.kernel, self.normalize, self.symmetric = kernel, normalize, symmetric
         self.use_scale, self.path, self.embedding_relu = use_scale, path, embedding_relu
         self.key_pool = key_pool
+        # unnormalised dot kernels grow with the cube of the input's scale; signed ones (no ReLU) can have degrees
+        # near zero, which 'sym' / 'row' normalisation divides by
+        self.float32_branch = kernel == 'dot' and (normalize in ('none', 'count') or not embedding_relu)
         if kernel != 'gaussian':
             self.phi = self.conv1x1(self.in_channels, self.inter_channels)
             self.psi = self.conv1x1(self.in_channels, self.inter_channels)
@@ -148,11 +196,31 @@ class AffinityEmbedding:
                 return self.key_pool(t.unflatten(2, spatial)).flatten(2)
         return t
 
-    def compute_affinity(self, x: Tensor) -> Affinity:
-        """The affinity of an input ``x`` (B x C1 x spatial)."""
+    def materialises_softmax(self) -> bool:
+        return self.kernel != 'dot' and (self.symmetric or self.normalize != 'none' or self.path == 'dense')
+
+    @torch.jit.unused
+    def compute_affinity_float32(self, x: Tensor) -> Affinity:
+        """A materialised softmax affinity of a float16 / bfloat16 ``x``, from float32 embeddings: bfloat16's 8 bits
+        leave a logit of 1e4 (post-ReLU inputs at scale 100) an error of ~40, and its softmax meaningless. The
+        N x N logits cost float32 anyway; the fused softmax (scaled_dot_product_attention) is not affected."""
+        with torch.autocast(x.device.type, enabled=False):
+            acc = accumulation_dtype(x.dtype)
+            weights = None if self.kernel == 'gaussian' else [self.phi.weight.to(acc), self.psi.weight.to(acc)]
+            return self.compute_affinity(x.to(acc), weights).to(x.dtype)
+
+    def compute_affinity(self, x: Tensor, weights: Optional[List[Tensor]] = None) -> Affinity:
+        """The affinity of an input ``x`` (B x C1 x spatial); ``weights`` in place of phi's and psi's."""
+        if not torch.jit.is_scripting():
+            if self.materialises_softmax() and accumulation_dtype(x.dtype) != x.dtype:
+                return self.compute_affinity_float32(x)
+            if self.materialises_softmax() and torch.is_autocast_enabled(x.device.type):
+                return self.compute_affinity_float32(x)
         flat = x.flatten(2)
         query, key = flat, flat  # the Gaussian kernel has no embeddings
-        if hasattr(self, 'phi'):
+        if weights is not None:
+            query, key = project(flat, weights)
+        elif hasattr(self, 'phi'):
             query, key = project(flat, [self.phi.weight, self.psi.weight])
         key = self.subsample(key, x.shape[2:])
         scale: Optional[float] = None

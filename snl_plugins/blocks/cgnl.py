@@ -20,7 +20,12 @@ class CGNL(_NonlocalNd):
     kernel 'dot': P = 1, alpha = (0, 1), i.e. y = theta (phi^T g). kernel 'gaussian': exp(-gamma (theta_a -
     phi_b)^2) with alpha_p^2 = exp(-2 gamma) (2 gamma)^p / p!, p = 0..order, as in the official code. Then a grouped
     1x1 ``w``, GroupNorm(groups) (zero-initialised) and the residual. ``use_scale`` divides by sqrt(N Cs / G).
+
+    Mixed precision: ``phi^T g`` sums N Cs / G products and ``theta^p`` raises to the Taylor order, so ``y`` is
+    routinely far beyond float16's range (1e8 at res4 sizes) before the norm removes its scale. For float16 /
+    bfloat16 inputs the block runs in float32 (``float32_branch``): its products are O(N Cs), so little is lost.
     """
+    float32_branch = True
 
     def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, *,
                  groups: int = 8, kernel: str = 'dot', order: int = 3, gamma: float = 1e-4, use_scale: bool = False,

@@ -54,6 +54,8 @@ class NonlocalStage(AffinityEmbedding, _NonlocalNd):
     def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if not torch.jit.is_scripting():
             self.check_input(x)
+            if self.needs_float32(x):  # the units follow the stage's affinity (see float32_branch)
+                return self.forward_float32(x, affinity)
         if affinity is None:
             affinity = self.compute_affinity(x)
             if not torch.jit.is_scripting():

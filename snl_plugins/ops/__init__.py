@@ -1,10 +1,11 @@
 """The maths of spectral non-local blocks as functions of tensors: pure torch, no modules, no registries."""
-from .affinity import (FACTORISED_CROSSOVER, KERNELS, NORMALIZATIONS, PATHS, SOFTMAX_KERNELS, Affinity, check_choice,
-                       choose_path, dot_affinity, normalize_dense, safe_pow, softmax_affinity)
+from .affinity import (FACTORISED_CROSSOVER, KERNELS, NORMALIZATIONS, PATHS, SOFTMAX_KERNELS, Affinity,
+                       accumulation_dtype, check_choice, choose_path, dot_affinity, lowrank_affinity, normalize_dense,
+                       safe_pow, softmax_affinity)
 from .chebyshev import chebyshev_matrix, chebyshev_terms
 from .pointwise import combine, project
 
 __all__ = [
-    'Affinity', 'check_choice', 'FACTORISED_CROSSOVER', 'KERNELS', 'NORMALIZATIONS', 'PATHS', 'SOFTMAX_KERNELS', 'chebyshev_matrix',
-    'chebyshev_terms', 'choose_path', 'combine', 'project', 'dot_affinity', 'normalize_dense', 'safe_pow', 'softmax_affinity'
+    'Affinity', 'accumulation_dtype', 'check_choice', 'FACTORISED_CROSSOVER', 'KERNELS', 'NORMALIZATIONS', 'PATHS', 'SOFTMAX_KERNELS', 'chebyshev_matrix',
+    'chebyshev_terms', 'choose_path', 'combine', 'project', 'dot_affinity', 'lowrank_affinity', 'normalize_dense', 'safe_pow', 'softmax_affinity'
 ]

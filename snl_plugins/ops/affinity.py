@@ -7,7 +7,7 @@ Layout: every tensor is channel-first and flattened over positions, ``B x C x N`
 The paper (Sec. 3.1) builds ``A`` in three steps: a kernel, symmetrisation ``(A + A^T) / 2`` and a normalisation.
 For the dot kernel, ``A_raw = P Q^T`` with ``P = relu(X W_phi)`` and ``Q = relu(X W_psi)`` is of rank <= Cs, so the
 normalised, symmetrised ``A`` is ``diag(r) (P Q^T + Q P^T) / 2 diag(c)``: ``A Z`` then costs O(N Cs^2) and never
-forms N x N (see ``Affinity``).
+forms N x N (``lowrank_affinity``, which also says how every form holds in float16 / bfloat16).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -42,15 +42,19 @@ def safe_pow(d: Tensor, exponent: float) -> Tensor:
     return torch.where(positive, safe.pow(exponent), torch.zeros_like(d))
 
 
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype in which degrees and scales are formed: float32 for float16 / bfloat16, else the dtype itself."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 class Affinity:
     """A batch of affinity matrices ``A`` (B x N x M), in whichever form is cheapest to apply.
 
     Exactly one form is set:
 
     - ``dense``: the matrix itself, B x N x M.
-    - ``left``/``right`` (B x K x N, B x K x M): the low-rank form of the dot kernel,
-      ``A = scale diag(row_scale) F diag(col_scale)`` with ``F = left^T right``, or with ``symmetric``
-      ``F = (left^T right + right^T left) / 2`` (N == M); the scales are B x N and B x M, or None for ones.
+    - ``left``/``right`` (B x K x N, B x K x M): a low-rank form, ``A = left^T right``; ``lowrank_affinity`` builds
+      it from the dot kernel's factors with its symmetrisation and normalisation folded in.
     - ``query``/``key`` (B x N x E, B x M x E) with ``scale``: ``A = softmax_j(query key^T * scale)``,
       applied with torch's fused ``scaled_dot_product_attention``, so N x M is never stored.
 
@@ -58,18 +62,14 @@ class Affinity:
     """
 
     def __init__(self, dense: Optional[Tensor] = None, left: Optional[Tensor] = None,
-                 right: Optional[Tensor] = None, row_scale: Optional[Tensor] = None,
-                 col_scale: Optional[Tensor] = None, query: Optional[Tensor] = None, key: Optional[Tensor] = None,
-                 scale: float = 1.0, symmetric: bool = False):
+                 right: Optional[Tensor] = None, query: Optional[Tensor] = None, key: Optional[Tensor] = None,
+                 scale: float = 1.0):
         self.dense = dense
         self.left = left
         self.right = right
-        self.row_scale = row_scale
-        self.col_scale = col_scale
         self.query = query
         self.key = key
         self.scale = scale
-        self.symmetric = symmetric
 
     @property
     def form(self) -> str:
@@ -86,19 +86,8 @@ class Affinity:
         if dense is not None:
             return torch.bmm(z, dense.transpose(1, 2))
         if left is not None and right is not None:
-            col_scale, row_scale = self.col_scale, self.row_scale
-            if col_scale is not None:
-                z = z * col_scale.unsqueeze(1)
-            # Only the products with inner dimension N or M touch N-sized data; the scale goes on the C x K ones.
-            if self.symmetric:
-                zr = torch.bmm(z, right.transpose(1, 2)) * (0.5 * self.scale)
-                zl = torch.bmm(z, left.transpose(1, 2)) * (0.5 * self.scale)
-                out = torch.bmm(zr, left) + torch.bmm(zl, right)  # not baddbmm: mmengine's counter skips it
-            else:
-                out = torch.bmm(torch.bmm(z, right.transpose(1, 2)) * self.scale, left)
-            if row_scale is not None:
-                out = out * row_scale.unsqueeze(1)
-            return out
+            # Only the two products with inner dimension M or K: O((N + M) K C), never N x M.
+            return torch.bmm(torch.bmm(z, right.transpose(1, 2)), left)
         query, key = self.query, self.key
         assert query is not None and key is not None, 'an Affinity needs dense, left/right or query/key'
         # contiguous rows: torch's fused (flash) CPU kernel needs them, else it falls back to the N x M math path
@@ -107,13 +96,13 @@ class Affinity:
 
     def degrees(self) -> Tensor:
         """Row sums ``d_i = sum_j A_ij`` (B x N)."""
-        query = self.query
-        if query is not None:  # softmax rows sum to one
-            return torch.ones(query.shape[0], query.shape[1], dtype=query.dtype, device=query.device)
-        size = self.size()
-        ref = self.dense if self.dense is not None else self.right
-        assert ref is not None
-        return self.matmul(torch.ones(size[0], 1, size[2], dtype=ref.dtype, device=ref.device)).squeeze(1)
+        dense, left, right, query = self.dense, self.left, self.right, self.query
+        if dense is not None:
+            return dense.sum(dim=2)
+        if left is not None and right is not None:
+            return torch.bmm(right.sum(dim=2).unsqueeze(1), left).squeeze(1)
+        assert query is not None
+        return torch.ones(query.shape[0], query.shape[1], dtype=query.dtype, device=query.device)  # softmax rows
 
     def to_dense(self) -> Tensor:
         """The B x N x M matrix (O(N M) memory: for analysis and tests, not for the fast paths)."""
@@ -121,41 +110,22 @@ class Affinity:
         if dense is not None:
             return dense
         if left is not None and right is not None:
-            a = torch.bmm(left.transpose(1, 2), right)
-            if self.symmetric:
-                a = 0.5 * (a + a.transpose(1, 2))
-            a = a * self.scale
-            row_scale, col_scale = self.row_scale, self.col_scale
-            if row_scale is not None:
-                a = a * row_scale.unsqueeze(2)
-            if col_scale is not None:
-                a = a * col_scale.unsqueeze(1)
-            return a
+            return torch.bmm(left.transpose(1, 2), right)
         query, key = self.query, self.key
         assert query is not None and key is not None
         return torch.softmax(torch.matmul(query, key.transpose(1, 2)) * self.scale, dim=-1)
 
     @torch.jit.unused
     def lowrank(self) -> Tuple[Tensor, Tensor]:
-        """``(U, V)`` with ``A = U V`` (U: B x N x K, V: B x K x M; K = 2 Cs when symmetric), for analysis."""
+        """``(U, V)`` with ``A = U V`` (U: B x N x K, V: B x K x M), for analysis."""
         assert self.left is not None and self.right is not None, f'a {self.form} affinity has no low-rank factors'
-        u, v = self.left.transpose(1, 2), self.right * self.scale
-        if self.symmetric:
-            u = torch.cat([u, self.right.transpose(1, 2)], dim=2)
-            v = torch.cat([v, self.left * self.scale], dim=1) * 0.5
-        if self.row_scale is not None:
-            u = u * self.row_scale.unsqueeze(2)
-        if self.col_scale is not None:
-            v = v * self.col_scale.unsqueeze(1)
-        return u, v
+        return self.left.transpose(1, 2), self.right
 
     @property
     def rank(self) -> int:
         """K of the low-rank form (0 for the other forms)."""
         left = self.left
-        if left is None:
-            return 0
-        return left.shape[1] * 2 if self.symmetric else left.shape[1]
+        return 0 if left is None else left.shape[1]
 
     def size(self) -> List[int]:
         """``[B, N, M]``."""
@@ -171,6 +141,11 @@ class Affinity:
     def shape(self) -> Tuple[int, int, int]:
         size = self.size()
         return (size[0], size[1], size[2])
+
+    @torch.jit.unused
+    def to(self, dtype: torch.dtype) -> 'Affinity':
+        """The same affinity with its tensors in ``dtype``."""
+        return Affinity(**{k: (v.to(dtype) if isinstance(v, Tensor) else v) for k, v in vars(self).items()})
 
     @torch.jit.unused
     def detach(self) -> 'Affinity':
@@ -207,13 +182,60 @@ def _normalization_scales(degrees: Tensor, normalize: str) -> Tuple[Tensor, Opti
     return safe_pow(degrees, -1.0), None
 
 
+def _max_scale(t: Tensor) -> Tensor:
+    """Each sample's largest magnitude (B x 1 x 1, ones where a sample is all zero), cut from the graph: dividing a
+    factor by it changes no normalised result, and scaling back by it is exact (see the module notes)."""
+    m = t.detach().abs().amax(dim=(1, 2), keepdim=True)
+    return torch.where(m > 0, m, torch.ones_like(m))
+
+
+def lowrank_affinity(left: Tensor, right: Tensor, normalize: str = 'none', scale: float = 1.0,
+                     symmetric: bool = False) -> Affinity:
+    """``A = norm(scale F)`` with ``F = left^T right`` (or ``(left^T right + right^T left) / 2`` when ``symmetric``),
+    returned as two balanced factors ``A = L^T R`` (B x K x N, B x K x M; K doubles when symmetric).
+
+    left: B x K x N, right: B x K x M. ``normalize``: 'sym' ``D^-1/2 A D^-1/2``, 'row' ``D^-1 A`` (degrees
+    ``d = A 1`` from the factors in O(N K)), 'none'. The diagonal scales are folded into the factors, and each
+    rank-one term ``l_k r_k^T`` is rebalanced by ``beta_k = sum_j |r_kj|``: ``R`` then has rows of unit mass.
+
+    Mixed precision: with float16 the degrees (sums over M of products over K) overflow, ``d^-1/2`` leaves its
+    range and a ``Z R^T`` over 10^4 positions overflows, although the normalised ``A Z`` itself is of Z's size.
+    So the degrees, scales and rebalancing are formed in float32 (O(N K) element-wise work and memory, a few
+    passes, which autocast leaves in float32; see ``accumulation_dtype``) and only the two O(N K C) products run in the input's dtype. After
+    rebalancing, ``Z R^T`` is a weighted mean of Z's columns (weights of total mass 1 for non-negative factors),
+    and ``L`` holds A's row mass (``sum_k L_ki = d_i`` when R >= 0; 1 under 'row'): neither product can leave
+    float16's range unless Z or A Z does. ``beta`` is cut from the graph: ``L^T R`` does not depend on it, so
+    gradients are exact. In float32 and float64 the same code runs, with no extra rounding of note.
+    """
+    if not torch.jit.is_scripting():
+        check_choice('normalize', normalize, ('sym', 'row', 'none'))
+    if symmetric:
+        if left.shape[2] != right.shape[2]:
+            raise ValueError('a symmetric affinity needs as many key as query positions, got {} and {}'.format(
+                left.shape[2], right.shape[2]))
+        left, right = torch.cat([left, right], dim=1), torch.cat([right, left], dim=1)
+        scale = 0.5 * scale
+    dtype = left.dtype
+    u, v = left.to(accumulation_dtype(dtype)), right.to(accumulation_dtype(dtype)) * scale
+    if normalize != 'none':
+        # element-wise, not bmm: autocast would run a bmm in float16
+        row, col = _normalization_scales((u * v.sum(dim=2, keepdim=True)).sum(dim=1), normalize)
+        u = u * row.unsqueeze(1)
+        if col is not None:
+            v = v * col.unsqueeze(1)
+    mass = v.detach().abs().sum(dim=2, keepdim=True)
+    mass = torch.where(mass > 0, mass, torch.ones_like(mass))
+    return Affinity(left=(u * mass).to(dtype), right=(v / mass).to(dtype))
+
+
 def dot_affinity(p: Tensor, q: Tensor, symmetric: bool = True, normalize: str = 'sym', relu: bool = True,
                  scale: Optional[float] = None, path: str = 'auto') -> Affinity:
     """Dot-product kernel ``A = f(P) f(Q)^T`` (f = ReLU when ``relu``), optionally symmetrised and normalised.
 
     p: B x Cs x N (the phi embedding), q: B x Cs x M (the psi embedding); symmetrisation needs N == M.
     ``scale`` multiplies A (``use_scale``: Cs^-1/2); it cancels under 'sym' and 'row' normalisation.
-    ``path`` 'dense' materialises A; 'factorised' keeps the low-rank form; 'auto' takes the cheaper.
+    ``path`` 'dense' materialises A; 'factorised' keeps the low-rank form (``lowrank_affinity``); 'auto' takes
+    the cheaper. Both hold in float16 / bfloat16 (see ``lowrank_affinity`` and ``normalize_dense``).
     """
     if not torch.jit.is_scripting():
         check_choice('normalize', normalize, NORMALIZATIONS)
@@ -222,35 +244,39 @@ def dot_affinity(p: Tensor, q: Tensor, symmetric: bool = True, normalize: str = 
             p.shape[2], q.shape[2]))
     if relu:
         p, q = F.relu(p), F.relu(q)
-    if choose_path(path, 'dot', p.shape[2], p.shape[1]) == 'dense':
-        a = torch.matmul(p.transpose(1, 2), q)
-        if symmetric:
-            a = 0.5 * (a + a.transpose(1, 2))
-        if scale is not None:
-            a = a * scale
-        return normalize_dense(a, normalize)
     factor = 1.0 if scale is None else scale
     if normalize == 'count':  # the NL paper's dot product: A / M
         factor = factor / q.shape[2]
-    raw = Affinity(left=p, right=q, scale=factor, symmetric=symmetric)
-    if normalize in ('none', 'count'):
-        return raw
-    row, col = _normalization_scales(raw.degrees(), normalize)
-    return Affinity(left=p, right=q, row_scale=row, col_scale=col, scale=factor, symmetric=symmetric)
+    if choose_path(path, 'dot', p.shape[2], p.shape[1]) == 'dense':
+        # Each factor divided by its largest entry: the N x M product stays within float16's range.
+        p_max, q_max = _max_scale(p), _max_scale(q)
+        a = torch.matmul((p / p_max).transpose(1, 2), q / q_max)
+        if symmetric:
+            a = 0.5 * (a + a.transpose(1, 2))
+        acc = accumulation_dtype(a.dtype)
+        return normalize_dense(a, 'none' if normalize == 'count' else normalize,
+                               p_max.to(acc) * q_max.to(acc) * factor)
+    return lowrank_affinity(p, q, 'none' if normalize == 'count' else normalize, factor, symmetric)
 
 
-def normalize_dense(a: Tensor, normalize: str) -> Affinity:
-    """Normalise a dense non-negative affinity (B x N x M): 'sym' D^-1/2 A D^-1/2, 'row' D^-1 A, 'count' A / M."""
+def normalize_dense(a: Tensor, normalize: str, scale: Optional[Tensor] = None) -> Affinity:
+    """Normalise a dense non-negative affinity ``scale * a`` (B x N x M; ``scale`` B x 1 x 1 or None for 1):
+    'sym' D^-1/2 A D^-1/2, 'row' D^-1 A, 'count' A / M, 'none'.
+
+    'sym' and 'row' do not depend on ``scale``, and their degrees and scales are formed in float32 for float16 /
+    bfloat16 ``a`` (a row sum of N entries can overflow); 'none' and 'count' multiply by it.
+    """
     if not torch.jit.is_scripting():
         check_choice('normalize', normalize, NORMALIZATIONS)
-    if normalize == 'count':
-        return Affinity(dense=a / a.shape[2])
-    if normalize == 'none':
-        return Affinity(dense=a)
-    row, col = _normalization_scales(a.sum(dim=2), normalize)
-    a = a * row.unsqueeze(2)
+    if normalize == 'none' or normalize == 'count':
+        factor = torch.ones(1, 1, 1, dtype=accumulation_dtype(a.dtype), device=a.device) if scale is None else scale
+        if normalize == 'count':
+            factor = factor / a.shape[2]
+        return Affinity(dense=(a * factor).to(a.dtype))
+    row, col = _normalization_scales(a.sum(dim=2, dtype=accumulation_dtype(a.dtype)), normalize)
+    a = a * row.to(a.dtype).unsqueeze(2)
     if col is not None:
-        a = a * col.unsqueeze(1)
+        a = a * col.to(a.dtype).unsqueeze(1)
     return Affinity(dense=a)
 
 
@@ -259,7 +285,9 @@ def softmax_affinity(theta: Tensor, phi: Tensor, scale: float = 1.0, symmetric: 
     """Softmax kernel ``A = softmax_j(theta_i . phi_j * scale)`` (embedded Gaussian; Gaussian with raw inputs).
 
     theta: B x E x N, phi: B x E x M. Without symmetrisation or normalisation (NL's operator) A stays fused, to be
-    applied by ``scaled_dot_product_attention`` without storing N x M, unless ``materialize``.
+    applied by ``scaled_dot_product_attention`` (which accumulates in float32 for float16 / bfloat16) without
+    storing N x M, unless ``materialize``. Materialised, the logits come from the max-scaled embeddings (in range
+    in float16) and the softmax runs in float32.
     """
     if not torch.jit.is_scripting():
         check_choice('normalize', normalize, NORMALIZATIONS)
@@ -267,7 +295,10 @@ def softmax_affinity(theta: Tensor, phi: Tensor, scale: float = 1.0, symmetric: 
     if not symmetric and normalize == 'none' and not materialize:
         query, key = query.contiguous(), key.contiguous()  # for the fused kernel, see Affinity.matmul
         return Affinity(query=query, key=key, scale=scale)
-    a = torch.softmax(torch.matmul(query, phi) * scale, dim=-1)
+    q_max, k_max = _max_scale(theta), _max_scale(phi)
+    acc = accumulation_dtype(theta.dtype)
+    logits = torch.matmul(query / q_max, phi / k_max).to(acc)
+    a = torch.softmax(logits * (q_max.to(acc) * k_max.to(acc) * scale), dim=-1).to(theta.dtype)
     if symmetric:
         if a.shape[1] != a.shape[2]:
             raise ValueError('a symmetric affinity needs as many key as query positions')

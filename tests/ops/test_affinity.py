@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from snl_plugins.ops import (FACTORISED_CROSSOVER, Affinity, choose_path, combine, dot_affinity, normalize_dense,
-                             project, safe_pow, softmax_affinity)
+from snl_plugins.ops import (FACTORISED_CROSSOVER, Affinity, choose_path, combine, dot_affinity, lowrank_affinity,
+                             normalize_dense, project, safe_pow, softmax_affinity)
 
 B, CS, N = 2, 3, 7
 
@@ -39,8 +39,6 @@ def _explicit_normalize(a, how):
 def _all_forms():
     """One affinity of each form with its explicit dense matrix, computed independently of to_dense."""
     left, right = _rand(B, CS, N, seed=1), _rand(B, CS, N, seed=2)
-    rs, cs = torch.rand(B, N, generator=_gen(3), dtype=torch.float64), torch.rand(B, N, generator=_gen(4),
-                                                                                   dtype=torch.float64)
     q, k = _rand(B, N, CS, seed=5), _rand(B, N + 2, CS, seed=6)
     dense = _rand(B, N, N + 1, seed=7)
     lowrank = torch.einsum('bki,bkj->bij', left, right)
@@ -48,16 +46,13 @@ def _all_forms():
     return [
         ('dense', Affinity(dense=dense), dense),
         ('factorised', Affinity(left=left, right=right), lowrank),
-        ('factorised_row', Affinity(left=left, right=right, row_scale=rs), rs[:, :, None] * lowrank),
-        ('factorised_both', Affinity(left=left, right=right, row_scale=rs, col_scale=cs),
-         rs[:, :, None] * lowrank * cs[:, None, :]),
         ('fused_softmax', Affinity(query=q, key=k, scale=0.7), logits.exp() / logits.exp().sum(-1, keepdim=True)),
     ]
 
 
 @pytest.mark.parametrize('name,aff,expected', _all_forms(), ids=[f[0] for f in _all_forms()])
 def test_forms_dense_degrees_matmul(name, aff, expected):
-    assert aff.form == name.split('_row')[0].split('_both')[0]
+    assert aff.form == name
     assert aff.shape == tuple(expected.shape)
     torch.testing.assert_close(aff.to_dense(), expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(aff.degrees(), expected.sum(dim=2), rtol=1e-12, atol=1e-12)
@@ -70,10 +65,24 @@ def test_forms_dense_degrees_matmul(name, aff, expected):
 
 def test_detach_cuts_the_graph():
     left = _rand(B, CS, N).requires_grad_()
-    aff = Affinity(left=left, right=_rand(B, CS, N, seed=1), row_scale=left.sum(1))
-    assert aff.row_scale.requires_grad
+    aff = Affinity(left=left, right=_rand(B, CS, N, seed=1))
+    assert aff.left.requires_grad
     d = aff.detach()
-    assert not d.left.requires_grad and not d.row_scale.requires_grad and d.col_scale is None
+    assert not d.left.requires_grad and d.dense is None
+
+
+@pytest.mark.parametrize('normalize', ['sym', 'row', 'none'])
+@pytest.mark.parametrize('symmetric', [True, False])
+def test_lowrank_affinity_is_balanced_and_exact(normalize, symmetric):
+    """The normalisation folded into the factors gives the explicit matrix; each right row has unit mass."""
+    left, right = _rand(B, CS, N, seed=1).abs(), _rand(B, CS, N, seed=2).abs()
+    a = torch.einsum('bki,bkj->bij', left, right) * 0.3
+    if symmetric:
+        a = 0.5 * (a + a.transpose(1, 2))
+    aff = lowrank_affinity(left, right, normalize, 0.3, symmetric)
+    assert aff.rank == (2 * CS if symmetric else CS)
+    torch.testing.assert_close(aff.to_dense(), _explicit_normalize(a, normalize), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(aff.right.sum(2), torch.ones(B, aff.rank, dtype=torch.float64))
 
 
 @pytest.mark.parametrize('normalize', ['sym', 'row', 'count', 'none'])
