@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from ..blocks import A2, CGNL, NL, NS, SNL, NonlocalStage, gSNL
 
-__all__ = ['MODES', 'REDUCED_MODES', 'CASES', 'TOLERANCE', 'GRAD_TOLERANCE', 'ROUNDING_RATIO', 'STORED_FACTOR', 'within_tolerance',
+__all__ = ['MODES', 'REDUCED_MODES', 'CASES', 'TOLERANCE', 'GRAD_TOLERANCE', 'EMBEDDING_GRAD_TOLERANCE', 'ROUNDING_RATIO', 'STORED_FACTOR', 'KNOWN_GAPS', 'known_gap', 'within_tolerance',
            'make_trained_like', 'measure', 'run_matrix', 'to_markdown']
 
 # name: (parameter dtype, input dtype, autocast dtype or None, TF32 matmuls)
@@ -41,10 +41,14 @@ REDUCED_MODES = ('autocast-float16', 'autocast-bfloat16', 'half', 'bfloat16')
 # significant bits (~5e-4 per rounding), bfloat16 8 (~4e-3), and a block chains a few dozen roundings.
 TOLERANCE = {'float32': 1e-4, 'tf32': 1e-2, 'autocast-float16': 1e-2, 'half': 1e-2,
              'autocast-bfloat16': 5e-2, 'bfloat16': 5e-2}
-# Gradients: measured, the normalised affinities' phi / psi gradients carry most of the error. A normalised A does
-# not change when phi is scaled, so phi's gradient is orthogonal to phi: a difference of larger terms.
 GRAD_TOLERANCE = {'float32': 1e-3, 'tf32': 2e-2, 'autocast-float16': 2e-2, 'half': 2e-2,
                   'autocast-bfloat16': 1.2e-1, 'bfloat16': 1.2e-1}
+# The affinity embeddings' gradients on their own (measured): a normalised A does not change when phi's output is
+# scaled, so phi's gradient is orthogonal to it, a difference of larger terms that loses a few more bits.
+EMBEDDINGS = ('phi', 'psi')
+EMBEDDING_GRAD_TOLERANCE = {'float32': 1e-3, 'tf32': 5e-2, 'autocast-float16': 5e-2, 'half': 5e-2,
+                            'autocast-bfloat16': 3e-1, 'bfloat16': 3e-1}
+ERRORS = ('out', 'branch', 'grad', 'embedding_grad')
 STORED_FACTOR = 4.0
 # unit roundoff of the mode over float32's (2^-11 / 2^-24 for float16 and TF32, 2^-8 / 2^-24 for bfloat16)
 ROUNDING_RATIO = {'float32': 1.0, 'tf32': 2.0 ** 13, 'autocast-float16': 2.0 ** 13, 'half': 2.0 ** 13,
@@ -81,6 +85,26 @@ CASES: Dict[str, Tuple[Callable[[int, int], nn.Module], bool]] = {
 }
 
 
+# Measured gaps: cases whose errors exceed the tolerances at small N (finite all the same), by block name prefix and
+# dtype, with the input scales (low, high) and the reason as far as known. Not yet solved; listed in the tables.
+KNOWN_GAPS = {
+    ('A2', 'float16'): (100.0, 1000.0, "the attention logits (theta, rho) are float16 / bfloat16 convolution outputs: at "
+                               "scale >= 100 the softmaxes saturate and their gradients lose 1-3 digits"),
+    ('A2', 'bfloat16'): (100.0, 1000.0, "as for float16"),
+    ('Stage gSNL x3', 'bfloat16'): (0.01, 0.01, "three units share one affinity: the phi / psi gradient (orthogonal to "
+                                         "their outputs, see EMBEDDINGS) sums three such terms; 0.5 at scale 0.01"),
+}
+
+
+def known_gap(case: str, mode: str, scale: float) -> Optional[str]:
+    """The reason a case is a measured gap in this mode (``KNOWN_GAPS``), or None."""
+    dtype = 'bfloat16' if 'bfloat16' in mode else 'float16' if mode in ('autocast-float16', 'half') else None
+    for (prefix, gap_dtype), (low, high, reason) in KNOWN_GAPS.items():
+        if case.startswith(prefix) and dtype == gap_dtype and low <= scale <= high:
+            return reason
+    return None
+
+
 def within_tolerance(row: dict) -> bool:
     """Finite, and each error within the mode's tolerance, or within ``ROUNDING_RATIO`` times float32's error on
     the same case: where float32 itself is far from float64 (a saturated softmax at input scale 100: its gradients
@@ -90,7 +114,9 @@ def within_tolerance(row: dict) -> bool:
     if not row['finite']:
         return False
     ratio = ROUNDING_RATIO[row['mode']]
-    tol = {'out': TOLERANCE[row['mode']], 'branch': TOLERANCE[row['mode']], 'grad': GRAD_TOLERANCE[row['mode']]}
+    mode = row['mode']
+    tol = {'out': TOLERANCE[mode], 'branch': TOLERANCE[mode], 'grad': GRAD_TOLERANCE[mode],
+           'embedding_grad': EMBEDDING_GRAD_TOLERANCE[mode]}
     stored = row.get('stored') or {}
     return all(not row[k] > max(tol[k], ratio * row['float32'][k], STORED_FACTOR * stored.get(k, 0.0))
                for k in tol)
@@ -160,8 +186,11 @@ def measure(factory: Callable[[int, int], nn.Module], shape: Sequence[int], scal
         else:
             branch = _rel(y.double() - x.double(), ref_branch)
             x_grad = _rel(run['x_grad'].double() - gy.double(), ref_x_grad)
-        grads = [x_grad] + [_rel(run['grads'][k], g, ref_scale) for k, g in ref['grads'].items()]
-        return dict(out=_rel(y, ref['y']), branch=branch, grad=max(grads))
+        grads = {k: _rel(run['grads'][k], g, ref_scale) for k, g in ref['grads'].items()}
+        embedding = [v for k, v in grads.items() if k.split('.')[-2] in EMBEDDINGS]
+        return dict(out=_rel(y, ref['y']), branch=branch,
+                    grad=max([x_grad] + [v for k, v in grads.items() if k.split('.')[-2] not in EMBEDDINGS]),
+                    embedding_grad=max(embedding, default=0.0))
 
     rows, stored = [], {}
     for mode in ['float32', *[m for m in modes if m != 'float32']]:  # float32 first: the conditioning (below)
@@ -186,7 +215,7 @@ def measure(factory: Callable[[int, int], nn.Module], shape: Sequence[int], scal
             g is not None and bool(torch.isfinite(g).all()) for g in [run['x_grad'], *run['grads'].values()])
         row = dict(mode=mode, shape=list(shape), scale=scale, finite=finite, **errors(run, rounded_input),
                    seconds=run['seconds'], reference_seconds=ref['seconds'])
-        row['float32'] = {k: rows[0][k] for k in ('out', 'branch', 'grad')} if rows else dict(row)
+        row['float32'] = {k: rows[0][k] for k in ERRORS} if rows else dict(row)
         row['stored'] = stored.get(input_dtype)
         row['within'] = within_tolerance(row)
         rows.append(row)
@@ -210,7 +239,7 @@ def run_matrix(cases: Iterable[str], shapes: Iterable[Sequence[int]], scales: It
             for scale in scales:
                 t0 = time.perf_counter()
                 for row in measure(factory, shape, scale, modes, device):
-                    rows.append(dict(case=name, **row))
+                    rows.append(dict(case=name, gap=known_gap(name, row['mode'], scale), **row))
                 if log:
                     log(f'{name} {tuple(shape)} scale {scale:g}: {time.perf_counter() - t0:.1f} s')
     return rows
@@ -222,16 +251,17 @@ def _fmt(v: float) -> str:
 
 def to_markdown(rows: List[dict]) -> str:
     """One table row per case, shape, scale and mode (errors, finite, whether within ``TOLERANCE``, time)."""
-    lines = ['| block | input | scale | mode | finite | out | branch | grad | float32 grad | within tol. | time (ms) | '
-             'float64 (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|---|']
+    lines = ['| block | input | scale | mode | finite | out | branch | grad | phi/psi grad | float32 grad | within tol. | '
+             'time (ms) | float64 (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         shape = 'x'.join(map(str, r['shape']))
         if 'skipped' in r:
-            lines.append(f"| {r['case']} | {shape} | | | | | | | | skipped: {r['skipped']} | | |")
+            lines.append(f"| {r['case']} | {shape} | | | | | | | | | skipped: {r['skipped']} | | |")
             continue
-        ok = r['within']
+        ok = 'yes' if r['within'] else ('NO (known gap)' if r.get('gap') else 'NO')
         lines.append(f"| {r['case']} | {shape} | {r['scale']:g} | {r['mode']} | {'yes' if r['finite'] else 'NO'} | "
-                     f"{_fmt(r['out'])} | {_fmt(r['branch'])} | {_fmt(r['grad'])} | {_fmt(r['float32']['grad'])} | "
-                     f"{'yes' if ok else 'NO'} | "
+                     f"{_fmt(r['out'])} | {_fmt(r['branch'])} | {_fmt(r['grad'])} | {_fmt(r['embedding_grad'])} | "
+                     f"{_fmt(max(r['float32']['grad'], r['float32']['embedding_grad']))} | "
+                     f"{ok} | "
                      f"{r['seconds'] * 1e3:.1f} | {r['reference_seconds'] * 1e3:.1f} |")
     return '\n'.join(lines) + '\n'

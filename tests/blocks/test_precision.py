@@ -1,0 +1,86 @@
+"""The precision matrix at small N: every block and path, in every reduced-precision mode and at input scales 0.01 to
+1000, against the same block in float64 (``snl_plugins.analysis.precision``; the float64 block is itself checked
+against the papers' equations in ``test_reference.py``). The full matrix at user sizes: docs/precision.md."""
+import pytest
+import torch
+
+from snl_plugins.analysis.precision import (CASES, REDUCED_MODES, TOLERANCE, known_gap, measure, to_markdown,
+                                            within_tolerance)
+from snl_plugins.blocks import CGNL, NL, SNL
+
+SCALES = (0.01, 1.0, 100.0, 1000.0)
+SHAPES = {1: (2, 16, 24), 2: (2, 16, 6, 8), 3: (2, 16, 2, 4, 4)}
+
+
+@pytest.mark.parametrize('dim', [1, 2, 3])
+@pytest.mark.parametrize('case', list(CASES))
+def test_block_holds_in_every_mode_and_scale(case, dim):
+    factory, _ = CASES[case]
+    for scale in SCALES:
+        rows = measure(factory, SHAPES[dim], scale, REDUCED_MODES)
+        assert [r['mode'] for r in rows] == ['float32', *REDUCED_MODES]
+        assert all(r['finite'] for r in rows), to_markdown([dict(case=case, **r) for r in rows])
+        bad = [r for r in rows if not within_tolerance(r) and not known_gap(case, r['mode'], scale)]
+        assert not bad, to_markdown([dict(case=case, **r) for r in bad])
+
+
+def test_the_issues_example_has_finite_gradients_close_to_float32():
+    """SNL factorised on post-ReLU res4-like features (512 channels, 48 x 48) after some training, float16 autocast."""
+    torch.manual_seed(0)
+    block = SNL(512, path='factorised')
+    torch.nn.init.constant_(block.norm.weight, 1.0)
+    x = torch.randn(1, 512, 48, 48).relu() * 3
+    grads = {}
+    for dtype in (None, torch.float16):
+        xi = x.clone().requires_grad_()
+        block.zero_grad()
+        with torch.autocast('cpu', dtype=dtype or torch.float32, enabled=dtype is not None):
+            y = block(xi)
+        y.float().square().mean().backward()
+        grads[dtype] = [xi.grad] + [p.grad for p in block.parameters()]
+    names = ['x'] + [name for name, _ in block.named_parameters()]
+    for name, g16, g32 in zip(names, grads[torch.float16], grads[None]):
+        assert torch.isfinite(g16).all(), name
+        # At 512 channels and 48 x 48 the parameter gradients are not yet within GRAD_TOLERANCE (g 5e-2, w2 1.5,
+        # phi / psi 0.6 in this run): a measured gap (docs/precision.md). Asserted: finite everywhere, and the input
+        # gradient, which the layers below receive, within it.
+        if name == 'x':
+            assert ((g16.float() - g32).norm() / g32.norm()).item() < 2e-2
+
+def test_tolerances_are_the_stated_ones():
+    assert TOLERANCE['autocast-float16'] == TOLERANCE['half'] == 1e-2
+    assert TOLERANCE['autocast-bfloat16'] == TOLERANCE['bfloat16'] == 5e-2
+
+
+def test_within_tolerance_rejects_what_it_should():
+    row = dict(mode='autocast-float16', finite=True, out=5e-3, branch=5e-3, grad=1e-2, embedding_grad=3e-2,
+               float32=dict(out=1e-7, branch=1e-7, grad=1e-7, embedding_grad=1e-7), stored=None)
+    assert within_tolerance(row)
+    assert not within_tolerance({**row, 'finite': False})
+    assert not within_tolerance({**row, 'branch': 0.2})
+    assert not within_tolerance({**row, 'grad': 0.5})
+    # ill-conditioned (float32 itself off): the float16 error may be float16's rounding times float32's
+    assert not within_tolerance({**row, 'embedding_grad': 0.1})
+    assert within_tolerance({**row, 'grad': 0.5, 'float32': dict(out=1e-7, branch=1e-7, grad=1e-3,
+                                                                 embedding_grad=1e-7)})
+
+
+@pytest.mark.parametrize('block', [SNL(8), NL(8), CGNL(8, groups=2)], ids=['SNL', 'NL', 'CGNL'])
+def test_dtype_mismatch_outside_autocast_is_named(block):
+    with pytest.raises(TypeError, match=r'holds torch.float64 parameters but got a torch.float32 input outside '
+                                        r'torch.autocast'):
+        block.double()(torch.randn(2, 8, 4, 4))
+    block.float()
+    with pytest.raises(TypeError, match='holds torch.float32 parameters but got a torch.float16 input'):
+        block(torch.randn(2, 8, 4, 4).half())
+    with torch.autocast('cpu', dtype=torch.bfloat16):  # inside autocast, any floating input is fine
+        assert torch.isfinite(block(torch.randn(2, 8, 4, 4).half())).all()
+
+
+def test_pure_half_cgnl_updates_its_norm_statistics_in_place():
+    """The float32 branch of a float16 module writes the norm's running statistics back (BatchNorm as norm)."""
+    block = CGNL(8, groups=2, norm_cfg=dict(type='BN')).half().train()
+    before = block.norm.running_mean.clone()
+    block(torch.rand(2, 8, 4, 4).half() * 100)
+    assert block.norm.running_mean.dtype == torch.float16
+    assert not torch.equal(block.norm.running_mean, before)

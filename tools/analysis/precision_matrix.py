@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""The precision matrix at user sizes: every block and path x input size x input scale x precision mode, against the
+same block in float64 (``snl_plugins.analysis.precision``). Writes ``precision.json`` and ``precision.md`` under
+``--out``.
+
+    python tools/analysis/precision_matrix.py --out docs/precision                     # CPU, the documented run
+    python tools/analysis/precision_matrix.py --device cuda --modes float32 tf32 autocast-float16 \
+        autocast-bfloat16 half bfloat16 --out work_dirs/gpu_check/precision             # on a GPU
+    python tools/analysis/precision_matrix.py --quick                                    # small sizes, a few cases
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from snl_plugins.analysis.precision import CASES, MODES, REDUCED_MODES, run_matrix, to_markdown  # noqa: E402
+
+# B x C1 x spatial; N from 1024 to 16x56x56
+USER_SHAPES = ['2x64x32x32', '1x64x64x64', '1x64x128x128', '1x64x8x28x28', '1x64x16x56x56']
+QUICK_SHAPES = ['2x16x8x8', '2x16x2x4x4']
+QUICK_CASES = ['SNL factorised', 'SNL dense', 'NL fused softmax', 'CGNL dot']
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--modes', nargs='+', default=list(REDUCED_MODES), choices=list(MODES))
+    parser.add_argument('--cases', nargs='+', choices=list(CASES))
+    parser.add_argument('--shapes', nargs='+', help='B x C1 x spatial, e.g. 1x64x128x128 (default: user sizes)')
+    parser.add_argument('--scales', nargs='+', type=float, default=[0.01, 1.0, 10.0, 100.0, 1000.0])
+    parser.add_argument('--dense-limit', type=int, default=4096, help='largest N for the cases that hold N x N')
+    parser.add_argument('--quick', action='store_true', help='small sizes and a few cases (a smoke run)')
+    parser.add_argument('--out', default='work_dirs/precision')
+    args = parser.parse_args(argv)
+    shapes = args.shapes or (QUICK_SHAPES if args.quick else USER_SHAPES)
+    cases = args.cases or (QUICK_CASES if args.quick else list(CASES))
+    t0 = time.perf_counter()
+    rows = run_matrix(cases, [tuple(int(v) for v in s.split('x')) for s in shapes], args.scales, args.modes,
+                      args.device, args.dense_limit, log=lambda m: print(m, flush=True))
+    seconds = time.perf_counter() - t0
+    os.makedirs(args.out, exist_ok=True)
+    import torch
+    device = torch.cuda.get_device_name() if args.device.startswith('cuda') else platform.processor() or 'CPU'
+    meta = dict(command=' '.join(sys.argv), device=device, torch=torch.__version__, threads=torch.get_num_threads(),
+                seconds=round(seconds, 1), load=os.getloadavg())
+    with open(os.path.join(args.out, 'precision.json'), 'w') as f:
+        json.dump(dict(meta=meta, rows=rows), f, indent=1)
+    failed = [r for r in rows if 'within' in r and not r['within']]
+    md = (f"Device: {device}; torch {torch.__version__}, {meta['threads']} threads; {seconds:.0f} s; load "
+          f"{meta['load'][0]:.1f}.\n\n{len(rows)} rows, {len(failed)} outside the tolerances "
+          f"({sum(1 for r in failed if r.get('gap'))} of them known gaps).\n\n" + to_markdown(rows))
+    with open(os.path.join(args.out, 'precision.md'), 'w') as f:
+        f.write(md)
+    print(md)
+
+
+if __name__ == '__main__':
+    main()
