@@ -88,9 +88,6 @@ CASES: Dict[str, Tuple[Callable[[int, int], nn.Module], bool]] = {
 # Measured gaps: cases whose errors exceed the tolerances at small N (finite all the same), by block name prefix and
 # dtype, with the input scales (low, high) and the reason as far as known. Not yet solved; listed in the tables.
 KNOWN_GAPS = {
-    ('A2', 'float16'): (100.0, 1000.0, "the attention logits (theta, rho) are float16 / bfloat16 convolution outputs: at "
-                               "scale >= 100 the softmaxes saturate and their gradients lose 1-3 digits"),
-    ('A2', 'bfloat16'): (100.0, 1000.0, "as for float16"),
     ('Stage gSNL x3', 'bfloat16'): (0.01, 0.01, "three units share one affinity: the phi / psi gradient (orthogonal to "
                                          "their outputs, see EMBEDDINGS) sums three such terms; 0.5 at scale 0.01"),
 }

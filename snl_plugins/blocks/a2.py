@@ -1,11 +1,11 @@
 """Double attention block, A^2-Nets (Chen et al. 2018)."""
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from ..ops import Affinity, combine, project
+from ..ops import Affinity, accumulation_dtype, combine, project
 from .base import _NonlocalNd
 
 
@@ -35,12 +35,29 @@ class A2(_NonlocalNd):
     def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if affinity is not None:
             raise ValueError('A2 computes its own attention and cannot take a shared affinity')
-        features, maps, vectors = project(x.flatten(2), [self.phi.weight, self.theta.weight, self.rho.weight])
+        flat = x.flatten(2)
+        if torch.jit.is_scripting():
+            features, maps, vectors = project(flat, [self.phi.weight, self.theta.weight, self.rho.weight])
+        else:
+            features, maps, vectors = self.projections(flat)
         # A_ij = sum_k rho-bar_ki theta-bar_kj, so A Z^T = (features theta-bar^T) rho-bar = G rho-bar.
-        affinity = Affinity(left=torch.softmax(vectors, dim=1), right=torch.softmax(maps, dim=2))
+        affinity = Affinity(left=torch.softmax(vectors, dim=1).to(features.dtype),
+                            right=torch.softmax(maps, dim=2).to(features.dtype))
         if not torch.jit.is_scripting():
             self.keep_affinity(affinity)
         return combine([affinity.matmul(features)], [self.w.weight]).view(x.shape)
+
+    @torch.jit.unused
+    def projections(self, flat: Tensor) -> List[Tensor]:
+        """phi's features, theta's and rho's logits. The logits in float32 for a float16 / bfloat16 input or under
+        autocast: rounded to float16 at the scale of post-ReLU features (1e3) they are off by ~0.5, and a softmax of
+        them by a factor of e^0.5."""
+        if accumulation_dtype(flat.dtype) == flat.dtype and not torch.is_autocast_enabled(flat.device.type):
+            return project(flat, [self.phi.weight, self.theta.weight, self.rho.weight])
+        with torch.autocast(flat.device.type, enabled=False):
+            acc = accumulation_dtype(flat.dtype)
+            maps, vectors = project(flat.to(acc), [self.theta.weight.to(acc), self.rho.weight.to(acc)])
+        return [project(flat, [self.phi.weight])[0], maps, vectors]
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f', num_descriptors={self.num_descriptors}'
