@@ -10,6 +10,12 @@ Memory: each variant in a fresh process, the rise of the peak resident set over 
 
     python tools/analysis/benchmark_blocks.py --out docs/benchmark_blocks            # the full sweep (~15 min, 2 cores)
     python tools/analysis/benchmark_blocks.py --crossover                             # dense vs factorised crossover
+    python tools/analysis/benchmark_blocks.py --compile --sizes 64 --batch 2 --no-video  # eager vs torch.compile
+
+``--compile``: each variant (default SNL factorised, gSNL factorised, NL fused) eager and ``torch.compile``d
+(inductor unless ``--compile-backend``), both in one process sharing the weights: the first call (compilation and one
+step) is timed on its own, then the two run round-robin like the time sweep (a warm-up round, ``--repeats`` rounds,
+medians). No memory figures (on a CPU the compiler's own peak would swamp the step's).
 """
 import argparse
 import json
@@ -39,6 +45,7 @@ VARIANTS = {
                                      "mode='embedded_gaussian')",
     'timm NonLocalAttn': "NonLocalAttn(C, rd_channels=CS)",
 }
+COMPILE_VARIANTS = ('SNL factorised', 'gSNL factorised', 'NL fused (SDPA)')
 DENSE_LIKE = ('SNL dense', 'gSNL dense', 'NL dense', 'mmcv NonLocal (emb. Gaussian)', 'timm NonLocalAttn')
 
 _SETUP = r'''
@@ -84,6 +91,24 @@ med, _ = interleaved_times([lambda blk=blk: step(blk) for blk in blocks] + [lamb
 print(json.dumps(dict(times=med[:-1], matmul_gflops=2 * 2048 ** 3 / med[-1] / 1e9)))
 '''
 
+# Eager vs compiled: each variant and its torch.compile'd twin (same module, same weights) in one process; the first
+# call of each compiled block (compilation + one step) timed alone, then round-robin as above.
+_COMPILE = _SETUP + r'''
+import time
+from snl_plugins.analysis.timing import synchronize
+blocks = [build(c) for c in spec['ctors']]
+compiled = [torch.compile(b, backend=spec['backend'], mode=spec['mode']) for b in blocks]
+first = []
+for c in compiled:
+    t0 = time.perf_counter()
+    step(c)
+    synchronize(dev)
+    first.append(time.perf_counter() - t0)
+med, _ = interleaved_times([lambda blk=blk: step(blk) for pair in zip(blocks, compiled) for blk in pair],
+                           spec['repeats'], dev)
+print(json.dumps(dict(eager=med[0::2], compiled=med[1::2], first=first)))
+'''
+
 
 def _run(script, spec):
     return run_child(['-c', script, json.dumps(spec)])
@@ -98,6 +123,38 @@ def measure(names, spatial, batch, c, cs, repeats, device, memory=True, threads=
         mem = _run(_MEMORY, dict(spec, ctors=[VARIANTS[name]])) if memory else {}
         out[name] = dict(time=t, **mem)
     return out, timed['matmul_gflops']
+
+
+def compile_sweep(args):
+    '''Rows ``dict(variant, spatial, batch, eager, compiled, first)`` (seconds): each variant eager and compiled.'''
+    rows = []
+    cases = [((side, side), args.batch) for side in args.sizes] + ([((8, 28, 28), 1)] if args.video else [])
+    for spatial, batch in cases:
+        label = 'x'.join(map(str, spatial))
+        names = [v for v in args.variants if not (v == 'timm NonLocalAttn' and len(spatial) != 2)]
+        spec = dict(spatial=list(spatial), batch=batch, c=args.channels, cs=args.inter, repeats=args.repeats,
+                    device=args.device, threads=args.threads, ctors=[VARIANTS[n] for n in names],
+                    backend=args.compile_backend, mode=args.compile_mode)
+        try:
+            out = _run(_COMPILE, spec)
+        except RuntimeError as err:
+            print(f'  B={batch} {label}: failed: {err}', file=sys.stderr)
+            continue
+        for name, e, c, f in zip(names, out['eager'], out['compiled'], out['first']):
+            rows.append(dict(variant=name, spatial=label, n=math.prod(spatial), batch=batch, eager=e, compiled=c,
+                             first=f))
+            print(f'  {name:32s} B={batch} {label:>9} eager {e * 1e3:9.1f} ms, compiled {c * 1e3:9.1f} ms '
+                  f'({e / c:.2f}x), first call {f:.1f} s', file=sys.stderr, flush=True)
+    return rows
+
+
+def compile_table(rows):
+    lines = ['| block / path | B | positions | eager fwd+bwd ms | compiled fwd+bwd ms | speed-up | '
+             'first compiled call s |', '|---|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['batch']} | {r['spatial']} | {r['eager'] * 1e3:,.1f} | "
+                     f"{r['compiled'] * 1e3:,.1f} | {r['eager'] / r['compiled']:.2f}x | {r['first']:.1f} |")
+    return '\n'.join(lines)
 
 
 def snl_factorised_flops(n, batch, c, cs):
@@ -213,11 +270,15 @@ def main(argv=None):
     p.add_argument('--inter', type=int, default=256, help='Cs')
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--video', action=argparse.BooleanOptionalAction, default=True, help='add the 8x28x28 case')
-    p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS), metavar='NAME')
+    p.add_argument('--variants', nargs='+', choices=list(VARIANTS), metavar='NAME',
+                   help='default: all (with --compile: %s)' % ', '.join(COMPILE_VARIANTS))
     p.add_argument('--max-dense', type=int, default=128 * 128, help='skip N x N variants above this many positions')
     p.add_argument('--device', default=None, help='cpu or cuda (default: cuda when available)')
     p.add_argument('--threads', type=int, help='torch threads in each measuring process (default: torch\'s)')
     p.add_argument('--crossover', action='store_true', help='only measure the dense / factorised crossover')
+    p.add_argument('--compile', action='store_true', help='only compare eager with torch.compile, per variant')
+    p.add_argument('--compile-backend', default='inductor', help='torch.compile backend (with --compile)')
+    p.add_argument('--compile-mode', default=None, help='torch.compile mode, e.g. max-autotune (with --compile)')
     p.add_argument('--out', help='write OUT.md, OUT.json and OUT.png')
     args = p.parse_args(argv)
     if args.device is None:
@@ -225,10 +286,15 @@ def main(argv=None):
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if args.crossover:
         return crossover(args)
-    started = time.time()
-    rows = sweep(args)
-    text = (f'Machine: {machine_line(args.device, args.threads)}; C1 = {args.channels}, Cs = {args.inter}, float32, median of '
-            f'{args.repeats} after a warm-up; {time.time() - started:.0f} s in all.\n\n' + table(rows, args))
+    args.variants = args.variants or list(COMPILE_VARIANTS if args.compile else VARIANTS)
+    started, load0 = time.time(), os.getloadavg()[0]
+    rows = compile_sweep(args) if args.compile else sweep(args)
+    what = (f'eager vs torch.compile (backend {args.compile_backend}, mode {args.compile_mode or "default"}; eager and '
+            f'compiled round-robin), ' if args.compile else '')
+    text = (f'Machine: {machine_line(args.device, args.threads)}; C1 = {args.channels}, Cs = {args.inter}, float32, '
+            f'{what}median of {args.repeats} after a warm-up; {time.time() - started:.0f} s in all; load average '
+            f'{load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.\n\n'
+            + (compile_table(rows) if args.compile else table(rows, args)))
     print(text)
     if args.out:
         os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
@@ -236,8 +302,9 @@ def main(argv=None):
             f.write(text + '\n')
         with open(args.out + '.json', 'w') as f:
             json.dump(dict(rows=rows, args=vars(args)), f, indent=1)
-        plot(rows, args.out + '.png')
-        print(f'\nsaved {args.out}.md, .json and .png', file=sys.stderr)
+        if not args.compile:
+            plot(rows, args.out + '.png')
+        print(f'\nsaved {args.out}.md, .json' + ('' if args.compile else ' and .png'), file=sys.stderr)
 
 
 if __name__ == '__main__':

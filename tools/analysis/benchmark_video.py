@@ -19,6 +19,13 @@ are built (CPU), or ``torch.cuda.max_memory_allocated`` minus the memory allocat
     python tools/analysis/benchmark_video.py --out docs/benchmark_video          # both sweeps; OUT.md/.json/.png
     python tools/analysis/benchmark_video.py --sweeps block --sizes 4x7x7 --repeats 1   # a quick check
     python tools/analysis/benchmark_video.py --sweeps vtn resnext --out docs/benchmark_vtn_mars   # issue 9
+    python tools/analysis/benchmark_video.py --sweeps backbone --backbone-sizes 8x112x112 --compile --no-memory \
+        --backbones I3D-R50 "I3D-R50 + SNL (paper placement)"                    # eager vs torch.compile
+
+``--compile`` adds each variant's ``torch.compile``d twin (``NAME [compiled]``; inductor unless
+``--compile-backend``) to the same process and the same round-robin, sharing its weights; the first call of each
+compiled variant (compilation + one step) is timed on its own before the warm-up round, and a table of eager vs
+compiled time is added. Compiled variants get no memory figure (on a CPU the compiler's own peak would swamp it).
 """
 import argparse
 import json
@@ -106,10 +113,15 @@ def _build(kind, name, device):
     return model
 
 
+COMPILED = ' [compiled]'
+
+
 def _child(spec):
     import torch
 
-    from snl_plugins.analysis.timing import interleaved_times, peak_memory_rise
+    from snl_plugins.analysis.timing import interleaved_times, peak_memory_rise, synchronize
+    if spec.get('threads'):
+        torch.set_num_threads(spec['threads'])
     dev = torch.device(spec['device'])
     models = [_build(spec['kind'], n, dev) for n in spec['names']]
     if spec['kind'] == 'vtn':
@@ -128,8 +140,19 @@ def _child(spec):
     if spec['mode'] == 'mem':
         (m,) = models
         return dict(mem=peak_memory_rise(lambda: step(m), dev))
+    first = []
+    if spec.get('compile'):  # each model followed by its compiled twin (same weights), first calls timed alone
+        compiled = [torch.compile(m, backend=spec.get('backend', 'inductor'), mode=spec.get('compile_mode'))
+                    for m in models]
+        for m in compiled:
+            synchronize(dev)
+            t0 = time.perf_counter()
+            step(m)
+            synchronize(dev)
+            first.append(time.perf_counter() - t0)
+        models = [m for pair in zip(models, compiled) for m in pair]
     medians, times = interleaved_times([lambda m=m: step(m) for m in models], spec['repeats'], dev)
-    return dict(times=medians, all_times=times)
+    return dict(times=medians, all_times=times, first=first)
 
 
 def _run(spec):
@@ -137,22 +160,28 @@ def _run(spec):
     return run_child([__file__, '--child', json.dumps(spec)], cwd=ROOT)
 
 
-def sweep(kind, sizes, names, repeats, device, memory=True):
+def sweep(kind, sizes, names, repeats, device, memory=True, threads=None, compile_cfg=None):
+    """Rows of each size and variant; ``compile_cfg=dict(backend=..., compile_mode=...)`` adds compiled twins."""
     rows = []
+    timed_names = [m for n in names for m in ((n, n + COMPILED) if compile_cfg else (n,))]
     for size in sizes:
         started = time.time()
-        spec = dict(kind=kind, size=size, names=list(names), repeats=repeats, device=device, mode='time')
+        spec = dict(kind=kind, size=size, names=list(names), repeats=repeats, device=device, mode='time',
+                    threads=threads, compile=bool(compile_cfg), **(compile_cfg or {}))
         try:
             timed = _run(spec)
         except RuntimeError as err:
             print(f'{size}: timing failed: {err}', file=sys.stderr, flush=True)
-            rows += [dict(kind=kind, size=size, model=n, error=str(err)) for n in names]
+            rows += [dict(kind=kind, size=size, model=n, error=str(err)) for n in timed_names]
             continue
-        for name, sec, alls in zip(names, timed['times'], timed['all_times']):
+        first = iter(timed['first'])
+        for name, sec, alls in zip(timed_names, timed['times'], timed['all_times']):
             row = dict(kind=kind, size=size, model=name, ms=1e3 * sec, ms_all=[1e3 * v for v in alls])
-            if memory:
+            if name.endswith(COMPILED):
+                row['first_call_s'] = next(first)
+            elif memory:
                 try:
-                    row['peak_mib'] = _run(dict(spec, names=[name], mode='mem'))['mem'] / 2 ** 20
+                    row['peak_mib'] = _run(dict(spec, names=[name], mode='mem', compile=False))['mem'] / 2 ** 20
                 except RuntimeError as err:
                     row['mem_error'] = str(err)
             rows.append(row)
@@ -180,6 +209,20 @@ def table(rows, kind, ref):
         lines.append(f"| {r['size']} | {r['model']} | {r['ms']:,.1f} | {min(r['ms_all']):,.1f} | "
                      f"{'' if mem is None else f'{mem:,.0f}'} | {tr} | {mr} |")
     return '\n'.join(lines)
+
+
+def compile_table(rows, kind):
+    """Eager vs compiled time of each variant of ``kind`` that has a compiled twin."""
+    size = 'T' if kind == 'vtn' else 'T x H x W'
+    lines = [f'| {size} | model | eager ms (median) | compiled ms (median) | speed-up | first compiled call s |',
+             '|---|---|---|---|---|---|']
+    timed = {(r['size'], r['model']): r for r in rows if r['kind'] == kind and 'ms' in r}
+    for (sz, name), r in timed.items():
+        c = timed.get((sz, name + COMPILED))
+        if c:
+            lines.append(f"| {sz} | {name} | {r['ms']:,.1f} | {c['ms']:,.1f} | {r['ms'] / c['ms']:.2f}x | "
+                         f"{c['first_call_s']:.1f} |")
+    return '\n'.join(lines) if len(lines) > 2 else ''
 
 
 SWEPT = dict(block=('positions T*H*W', f'one block, C1={C1}, Cs={CS}, batch 1'),
@@ -218,12 +261,18 @@ def main(argv=None):
     p.add_argument('--sizes', nargs='+', default=list(BLOCK_SIZES), help='block sweep T x H x W sizes')
     p.add_argument('--blocks', nargs='+', default=list(BLOCKS), choices=list(BLOCKS), metavar='NAME')
     p.add_argument('--backbone-sizes', nargs='+', default=list(BACKBONE_SIZES))
+    p.add_argument('--backbones', nargs='+', default=list(BACKBONES), choices=BACKBONES, metavar='NAME',
+                   help='backbone sweep variants (default: all)')
     p.add_argument('--vtn-lengths', nargs='+', default=list(VTN_LENGTHS), help='VTN encoder sweep: clip lengths T')
     p.add_argument('--resnext-sizes', nargs='+', default=list(RESNEXT_SIZES))
     p.add_argument('--sweeps', nargs='+', default=list(SWEEPS), choices=SWEEPS,
                    help='block: one block at I3D res4 sizes; backbone: I3D-R50; vtn: VTN temporal encoder; '
                         'resnext: MARS ResNeXt3D-101 (default: all)')
     p.add_argument('--no-memory', action='store_true', help='time only')
+    p.add_argument('--threads', type=int, help="torch threads in each measuring process (default: torch's)")
+    p.add_argument('--compile', action='store_true', help='time each variant eager and torch.compile\'d')
+    p.add_argument('--compile-backend', default='inductor', help='torch.compile backend (with --compile)')
+    p.add_argument('--compile-mode', default=None, help='torch.compile mode, e.g. max-autotune (with --compile)')
     p.add_argument('--out', help='write OUT.md, OUT.json and OUT.png')
     p.add_argument('--child', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -233,19 +282,26 @@ def main(argv=None):
     import torch
     device = a.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     started, load0 = time.time(), os.getloadavg()
-    plan = dict(block=(a.sizes, a.blocks, REFERENCE_BLOCK), backbone=(a.backbone_sizes, BACKBONES, BACKBONES[0]),
+    plan = dict(block=(a.sizes, a.blocks, REFERENCE_BLOCK), backbone=(a.backbone_sizes, a.backbones, a.backbones[0]),
                 vtn=(a.vtn_lengths, list(VTN_ATTENTIONS), next(iter(VTN_ATTENTIONS))),
                 resnext=(a.resnext_sizes, RESNEXTS, RESNEXTS[0]))
     rows = []
     for kind in a.sweeps:
         sizes, names, _ = plan[kind]
-        rows += sweep(kind, sizes, names, a.repeats, device, not a.no_memory)
+        rows += sweep(kind, sizes, names, a.repeats, device, not a.no_memory, a.threads,
+                      dict(backend=a.compile_backend, compile_mode=a.compile_mode) if a.compile else None)
     machine = (torch.cuda.get_device_name() if device == 'cuda' else
-               f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads')
+               f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+               f'{a.threads or torch.get_num_threads()} threads')
+    compiled = (f'; each variant also torch.compile\'d (backend {a.compile_backend}, mode '
+                f'{a.compile_mode or "default"}), in the same rounds' if a.compile else '')
     text = (f'Machine: {machine}, torch {torch.__version__}; float32, batch 1 (VTN encoder: {VTN_BATCH} clips), '
-            f'median of {a.repeats} interleaved rounds after a warm-up round; memory per variant in a fresh process; '
-            f'{time.time() - started:.0f} s; load average {load0[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at '
-            'the end.\n\n' + '\n\n'.join(table(rows, kind, plan[kind][2]) for kind in a.sweeps) + '\n')
+            f'median of {a.repeats} interleaved rounds after a warm-up round{compiled}; '
+            f'{"time only" if a.no_memory else "memory per variant in a fresh process"}; '
+            f'{time.time() - started:.0f} s; load average {load0[0]:.2f} at the start, '
+            f'{os.getloadavg()[0]:.2f} at the end.\n\n'
+            + '\n\n'.join(filter(None, [t for kind in a.sweeps for t in (
+                table(rows, kind, plan[kind][2]), compile_table(rows, kind) if a.compile else '')])) + '\n')
     print(text)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
