@@ -29,6 +29,7 @@ def _register_adapter(host: str, *adapters: str) -> None:
 _register_adapter('timm', 'timm', 'cls')  # timm model names; TimmClassifier, data sets, metrics
 _register_adapter('mmaction', 'mmaction')  # ResNetP3D in mmaction2's MODELS (costs mmaction.registry only)
 _register_adapter('mmengine', 'reid')  # video re-ID: RTM, Mars/iLIDSVID/PRID2011, identity sampler, metric (~40 ms)
+_register_adapter('mmengine', 'engine')  # CPUAmpOptimWrapper in mmengine's OPTIM_WRAPPERS (mixed precision on CPU)
 
 __all__ = ['A2', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalStage', 'SNL', 'capture_affinities', 'gSNL',
            'inject_nonlocal', 'insert_nonlocal', 'nonlocal_modules', 'ops']

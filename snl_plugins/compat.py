@@ -52,6 +52,13 @@ The workarounds (each names its upstream issue and when it can go, next to the c
     import hook on ``mmengine.runner``, removed once it fired); ``Runner``/``FlexibleRunner`` ``load_checkpoint``
     and ``resume`` are wrapped only to make their ``work_dir`` known to the loader while they run.
 
+``mmaction-head-bfloat16-scores``
+    mmaction2 1.2.0's ``BaseHead.loss_by_feat`` computes top-k accuracy from ``cls_scores.detach().cpu().numpy()``,
+    which fails for bfloat16 scores (numpy has no bfloat16), so no recognizer trains under bfloat16 autocast (our
+    ``tools/train.py --amp`` on CPU). ``loss_by_feat`` is wrapped to take bfloat16 scores in float32 (autocast
+    computes the loss in float32 anyway), when ``mmaction.models.heads.base`` is imported. Applied while the source
+    still calls ``.numpy()`` on the scores (no upstream issue found); it can go when mmaction2 converts them first.
+
 Avoided rather than patched (so listed here, where every workaround is looked for):
 
 ``FlowAwareFlip`` (:mod:`snl_plugins.mmaction.rgb_flow`)
@@ -436,6 +443,51 @@ def _apply_mmengine_checkpoint() -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# 3b. mmaction2 1.2.0's BaseHead.loss_by_feat computes top-k accuracy with ``cls_scores.detach().cpu().numpy()``,
+#     which numpy cannot take in bfloat16 (TypeError: Got unsupported ScalarType BFloat16), so bfloat16 autocast
+#     (``tools/train.py --amp`` on CPU) fails in every recognizer's loss. The wrapper hands bfloat16 scores to it in
+#     float32 (autocast computes the loss in float32 anyway). Applied when the source still calls ``.numpy()`` on the
+#     scores; remove when mmaction2 converts them to float first.
+# ---------------------------------------------------------------------------------------------------------------
+def mmaction_head_numpy_bfloat16(mmaction_dir: Optional[str] = None) -> bool:
+    mmaction_dir = mmaction_dir or _package_dir('mmaction')
+    if mmaction_dir is None:
+        return False
+    try:
+        with open(osp.join(mmaction_dir, 'models', 'heads', 'base.py'), encoding='utf-8') as f:
+            return 'top_k_accuracy(cls_scores.detach().cpu().numpy()' in f.read()
+    except OSError:
+        return False
+
+
+def _patch_mmaction_head() -> None:
+    import torch
+    from mmaction.models.heads.base import BaseHead
+    loss_by_feat = BaseHead.loss_by_feat
+    if getattr(loss_by_feat, '_snl_float_scores', False):
+        return
+
+    @functools.wraps(loss_by_feat)
+    def wrapper(self, cls_scores, data_samples):
+        if cls_scores.dtype == torch.bfloat16:
+            cls_scores = cls_scores.float()
+        return loss_by_feat(self, cls_scores, data_samples)
+
+    wrapper._snl_float_scores = True
+    BaseHead.loss_by_feat = wrapper
+
+
+def _apply_mmaction_head_bfloat16() -> bool:
+    if not mmaction_head_numpy_bfloat16():
+        return False
+    if 'mmaction.models.heads.base' in sys.modules:
+        _patch_mmaction_head()
+    else:
+        sys.meta_path.insert(0, _PostImportHook('mmaction.models.heads.base', _patch_mmaction_head))
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # 4. Install-level problems: reported, not patched.
 #    importlib_metadata: mmaction2 1.2.0 imports it (mmaction/utils/dependency.py) but does not declare it; remove the
 #    check when mmaction2 declares it. pkg_resources: removed in setuptools 81, still imported by mmengine 0.10.7's
@@ -475,6 +527,7 @@ _WORKAROUNDS: Tuple[Tuple[str, Callable[[], bool]], ...] = (
     ('mmaction-drn-placeholder', _apply_mmaction_drn),
     ('mmcv-ext-placeholder', _apply_mmcv_ext),
     ('mmengine-checkpoint-loader', _apply_mmengine_checkpoint),
+    ('mmaction-head-bfloat16-scores', _apply_mmaction_head_bfloat16),
 )
 
 

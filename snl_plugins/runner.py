@@ -16,6 +16,8 @@ __all__ = ['parse_train_args', 'parse_test_args', 'setup_scope', 'train_cfg_from
            'prepare_launcher', 'train', 'test']
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+AMP_DTYPES = ('bfloat16', 'float16')
+AMP_WRAPPERS = ('AmpOptimWrapper', 'CPUAmpOptimWrapper')
 
 
 def _common_args(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +40,19 @@ def parse_train_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or with no value from the latest checkpoint in the '
                         'work dir')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision training (needs a GPU)')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision training: with CUDA, mmengine\'s AmpOptimWrapper (autocast + '
+                        'dynamic loss scaling); without, our CPUAmpOptimWrapper (CPU autocast, bfloat16 unless '
+                        '--amp-dtype float16)')
+    parser.add_argument('--amp-dtype', choices=AMP_DTYPES, default=None,
+                        help='with --amp: the autocast dtype (default: bfloat16 on CPU, float16 on a GPU); float16 on '
+                        'CPU also scales the loss with a gradient scaler (steps with inf/NaN gradients are skipped, '
+                        'and counted in the log as skipped_steps)')
     parser.add_argument('--no-validate', action='store_true', help='do not evaluate during training')
     _common_args(parser)
     args = parser.parse_args(argv)
+    if args.amp_dtype is not None and not args.amp:
+        parser.error('--amp-dtype needs --amp')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -90,18 +101,13 @@ def _load_cfg(args):
 
 
 def train_cfg_from_args(args):
-    """The config a training run uses: the file, ``--cfg-options``, ``--work-dir``, ``--amp``, ``--resume``."""
-    from mmengine.logging import print_log
+    """The config a training run uses: the file, ``--cfg-options``, ``--work-dir``, ``--amp`` (``--amp-dtype``),
+    ``--resume``."""
     cfg = _load_cfg(args)
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in the config.', logger='current', level=logging.WARNING)
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                f'`--amp` is only supported when the optimizer wrapper type is `OptimWrapper`, got {optim_wrapper}')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        _enable_amp(cfg, getattr(args, 'amp_dtype', None))
+    if isinstance(cfg.get('optim_wrapper', None), dict) and cfg.optim_wrapper.get('type') == 'CPUAmpOptimWrapper':
+        _log_current_loss_scale(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -113,6 +119,45 @@ def train_cfg_from_args(args):
         cfg.val_dataloader = None
         cfg.val_evaluator = None
     return cfg
+
+
+def _enable_amp(cfg, dtype: Optional[str] = None) -> None:
+    """``--amp``: as OpenMMLab's tools with CUDA (``AmpOptimWrapper``, dynamic loss scale); without CUDA our
+    ``CPUAmpOptimWrapper`` (bfloat16 unless ``dtype='float16'``, which adds a dynamic gradient scaler). A config whose
+    wrapper already is an AMP type is kept as it is."""
+    import torch
+    from mmengine.logging import print_log
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper in AMP_WRAPPERS:
+        print_log(f'AMP training is already enabled in the config ({optim_wrapper}); it is kept as it is'
+                  + (f' (--amp-dtype {dtype} is ignored)' if dtype else '') + '.',
+                  logger='current', level=logging.WARNING)
+        return
+    assert optim_wrapper == 'OptimWrapper', (
+        f'`--amp` is only supported when the optimizer wrapper type is `OptimWrapper`, got {optim_wrapper}')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if dtype is not None:
+            cfg.optim_wrapper.dtype = dtype
+    else:
+        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+        cfg.optim_wrapper.dtype = dtype or 'bfloat16'
+        if cfg.optim_wrapper.dtype == 'float16':
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def _log_current_loss_scale(cfg) -> None:
+    """mmengine's ``LogProcessor`` smooths every key that contains ``loss`` over its window, ``loss_scale`` too: log
+    the scale of the iteration instead (``min`` over a window of 1; ``current`` takes no window, which the processor
+    requires of custom keys when it counts iterations)."""
+    log_processor = cfg.get('log_processor', None)
+    if log_processor is None:
+        cfg.log_processor = dict()
+        log_processor = cfg.log_processor
+    custom = list(log_processor.get('custom_cfg', None) or [])
+    if not any(c.get('data_src') == 'loss_scale' or c.get('log_name') == 'loss_scale' for c in custom):
+        log_processor['custom_cfg'] = custom + [dict(data_src='loss_scale', method_name='min', window_size=1)]
 
 
 def test_cfg_from_args(args):

@@ -98,11 +98,15 @@ def test_accuracy_values():
         Accuracy(topk=(0,))
 
 
-def test_train_args_amp_resume_and_cfg_options(tmp_path):
+def test_train_args_amp_resume_and_cfg_options(tmp_path, monkeypatch):
     args = runner.parse_train_args([CIFAR_CFG, '--amp', '--resume', '--work-dir', str(tmp_path),
                              '--cfg-options', 'train_dataloader.batch_size=4', 'model.model.nl_at=[layer2.1]'])
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)  # with a GPU, --amp is mmengine's own wrapper
     cfg = runner.train_cfg_from_args(args)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.loss_scale == 'dynamic'
+    monkeypatch.undo()
+    if not torch.cuda.is_available():  # on a CPU, ours (tests/engine/test_amp.py)
+        assert runner.train_cfg_from_args(args).optim_wrapper.type == 'CPUAmpOptimWrapper'
     assert cfg.resume is True and cfg.load_from is None and cfg.work_dir == str(tmp_path)
     assert cfg.train_dataloader.batch_size == 4 and cfg.model.model.nl_at == ['layer2.1']
     assert cfg.launcher == 'none'

@@ -37,6 +37,16 @@ def test_openmmlab_models_import_and_run():
         except ImportError as e:
             out['drn'] = str(e)
 
+        # bfloat16 class scores (mmaction-head-bfloat16-scores): the loss and accuracies come out, in float32
+        from mmaction.models.heads import I3DHead
+        from mmaction.structures import ActionDataSample
+        samples = [ActionDataSample().set_gt_label(i) for i in (0, 1)]
+        scores = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]], dtype=torch.bfloat16, requires_grad=True)
+        losses = I3DHead(num_classes=3, in_channels=4).loss_by_feat(scores, samples)
+        losses['loss_cls'].backward()
+        out['bf16_head'] = [losses['top1_acc'].item(), losses['loss_cls'].dtype == torch.float32,
+                            scores.grad.dtype == torch.bfloat16]
+
         import mmseg.models
         from mmseg.registry import MODELS as SMODELS
         from mmseg.utils import register_all_modules
@@ -66,7 +76,8 @@ def test_openmmlab_models_import_and_run():
         print('RESULT=' + json.dumps(out))
     ''')
     assert res['applied'] == res['again'] == ['mmaction-drn-placeholder', 'mmcv-ext-placeholder',
-                                              'mmengine-checkpoint-loader']
+                                              'mmengine-checkpoint-loader', 'mmaction-head-bfloat16-scores']
+    assert res['bf16_head'] == [0.5, True, True]
     # the heavy host modules the placeholders must precede are not imported by `import snl_plugins`
     assert res['imported_host'] == []
     assert res['loader_patched']
