@@ -62,7 +62,9 @@ def plan_for(device: str, quick: bool) -> dict:
                                dict(name='64x64', spatial=(64, 64), batch=8, c=512, cs=256),
                                dict(name='16x28x28', spatial=(16, 28, 28), batch=2, c=1024, cs=512)],
                         dtypes=('float16', 'float32'), warmup=2, seconds=0.6, min_iters=3, max_iters=50),
-            precision=dict(args=['--device', device, '--modes', *PRECISION_MODES], timeout=150),
+            precision=dict(args=['--device', device, '--modes', *PRECISION_MODES, '--shapes', '1x64x64x64',
+                                 '1x64x128x128', '1x64x16x56x56', '--scales', '0.01', '1', '100', '1000'],
+                           timeout=150),
             train=dict(iters=4, workers=4, real_size=True, timeout=150),
             half='float16')
     half = 'float16' if device == 'cuda' else 'bfloat16'

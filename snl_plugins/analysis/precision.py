@@ -214,7 +214,7 @@ def measure(factory: Callable[[int, int], nn.Module], shape: Sequence[int], scal
                    seconds=run['seconds'], reference_seconds=ref['seconds'])
         row['float32'] = {k: rows[0][k] for k in ERRORS} if rows else dict(row)
         row['stored'] = stored.get(input_dtype)
-        row['within'] = within_tolerance(row)
+        row['within_tolerance'] = within_tolerance(row)
         rows.append(row)
     return rows
 
@@ -255,7 +255,7 @@ def to_markdown(rows: List[dict]) -> str:
         if 'skipped' in r:
             lines.append(f"| {r['case']} | {shape} | | | | | | | | | skipped: {r['skipped']} | | |")
             continue
-        ok = 'yes' if r['within'] else ('NO (known gap)' if r.get('gap') else 'NO')
+        ok = 'yes' if r['within_tolerance'] else ('NO (known gap)' if r.get('gap') else 'NO')
         lines.append(f"| {r['case']} | {shape} | {r['scale']:g} | {r['mode']} | {'yes' if r['finite'] else 'NO'} | "
                      f"{_fmt(r['out'])} | {_fmt(r['branch'])} | {_fmt(r['grad'])} | {_fmt(r['embedding_grad'])} | "
                      f"{_fmt(max(r['float32']['grad'], r['float32']['embedding_grad']))} | "

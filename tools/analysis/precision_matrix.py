@@ -49,7 +49,7 @@ def main(argv=None):
                 seconds=round(seconds, 1), load=os.getloadavg())
     with open(os.path.join(args.out, 'precision.json'), 'w') as f:
         json.dump(dict(meta=meta, rows=rows), f, indent=1)
-    failed = [r for r in rows if 'within' in r and not r['within']]
+    failed = [r for r in rows if 'within_tolerance' in r and not r['within_tolerance']]
     md = (f"Device: {device}; torch {torch.__version__}, {meta['threads']} threads; {seconds:.0f} s; load "
           f"{meta['load'][0]:.1f}.\n\n{len(rows)} rows, {len(failed)} outside the tolerances "
           f"({sum(1 for r in failed if r.get('gap'))} of them known gaps).\n\n" + to_markdown(rows))
