@@ -63,25 +63,26 @@ def _stage(unit, **kwargs) -> Callable[[int, int], nn.Module]:
     return lambda channels, dim: NonlocalStage(channels, unit=unit, num_units=3, dim=dim, **kwargs)
 
 
-# Every block and path. 'dense' marks the cases that hold an N x N matrix (limited to small N at user sizes).
-CASES: Dict[str, Tuple[Callable[[int, int], nn.Module], bool]] = {
-    'SNL factorised': (_case(SNL, path='factorised'), False),
-    'SNL factorised row': (_case(SNL, path='factorised', normalize='row'), False),
-    'SNL dense': (_case(SNL, path='dense'), True),
-    'SNL dense row': (_case(SNL, path='dense', normalize='row'), True),
-    'gSNL factorised': (_case(gSNL, path='factorised'), False),
-    'gSNL dense': (_case(gSNL, path='dense'), True),
-    'SNL embedded Gaussian': (_case(SNL, kernel='embedded_gaussian'), True),
-    'Stage gSNL x3 factorised': (_stage('gSNL', path='factorised'), False),
-    'Stage gSNL x3 dense': (_stage('gSNL', path='dense'), True),
-    'Stage NS x3 (softmax)': (_stage('NS'), False),
-    'NL fused softmax': (_case(NL), False),
-    'NL dense softmax': (_case(NL, path='dense'), True),
-    'NL dot factorised': (_case(NL, kernel='dot', path='factorised'), False),
-    'NS dot row factorised': (_case(NS, kernel='dot', normalize='row', symmetric=True, path='factorised'), False),
-    'A2': (_case(A2), False),
-    'CGNL dot': (_case(CGNL, groups=4), False),
-    'CGNL Gaussian': (_case(CGNL, kernel='gaussian', groups=4), False),
+# Every block and path, with its cost in N: 'linear', 'dense' (holds N x N: memory) or 'fused' (the fused softmax:
+# N^2 time, no N x N memory); the last two are limited to smaller N at user sizes (``run_matrix``).
+CASES: Dict[str, Tuple[Callable[[int, int], nn.Module], str]] = {
+    'SNL factorised': (_case(SNL, path='factorised'), 'linear'),
+    'SNL factorised row': (_case(SNL, path='factorised', normalize='row'), 'linear'),
+    'SNL dense': (_case(SNL, path='dense'), 'dense'),
+    'SNL dense row': (_case(SNL, path='dense', normalize='row'), 'dense'),
+    'gSNL factorised': (_case(gSNL, path='factorised'), 'linear'),
+    'gSNL dense': (_case(gSNL, path='dense'), 'dense'),
+    'SNL embedded Gaussian': (_case(SNL, kernel='embedded_gaussian'), 'dense'),
+    'Stage gSNL x3 factorised': (_stage('gSNL', path='factorised'), 'linear'),
+    'Stage gSNL x3 dense': (_stage('gSNL', path='dense'), 'dense'),
+    'Stage NS x3 (softmax)': (_stage('NS'), 'fused'),
+    'NL fused softmax': (_case(NL), 'fused'),
+    'NL dense softmax': (_case(NL, path='dense'), 'dense'),
+    'NL dot factorised': (_case(NL, kernel='dot', path='factorised'), 'linear'),
+    'NS dot row factorised': (_case(NS, kernel='dot', normalize='row', symmetric=True, path='factorised'), 'linear'),
+    'A2': (_case(A2), 'linear'),
+    'CGNL dot': (_case(CGNL, groups=4), 'linear'),
+    'CGNL Gaussian': (_case(CGNL, kernel='gaussian', groups=4), 'linear'),
 }
 
 
@@ -220,18 +221,20 @@ def measure(factory: Callable[[int, int], nn.Module], shape: Sequence[int], scal
 
 
 def run_matrix(cases: Iterable[str], shapes: Iterable[Sequence[int]], scales: Iterable[float],
-               modes: Iterable[str], device: str = 'cpu', dense_limit: int = 4096,
+               modes: Iterable[str], device: str = 'cpu', limits: Optional[Dict[str, int]] = None,
                log: Optional[Callable[[str], None]] = None) -> List[dict]:
-    """Every case x shape x scale x mode; cases that hold N x N are skipped (and listed) above ``dense_limit``."""
+    """Every case x shape x scale x mode; a case of a kind in ``limits`` ('dense', 'fused': the largest N) is
+    skipped (and listed) above its limit."""
+    limits = dict(dense=4096, fused=16384) if limits is None else limits
     rows = []
     for name in cases:
-        factory, dense = CASES[name]
+        factory, kind = CASES[name]
         for shape in shapes:
             positions = 1
             for s in shape[2:]:
                 positions *= s
-            if dense and positions > dense_limit:
-                rows.append(dict(case=name, shape=list(shape), skipped=f'N = {positions} > {dense_limit} (N x N)'))
+            if kind in limits and positions > limits[kind]:
+                rows.append(dict(case=name, shape=list(shape), skipped=f'{kind}: N = {positions} > {limits[kind]}'))
                 continue
             for scale in scales:
                 t0 = time.perf_counter()

@@ -33,6 +33,8 @@ def main(argv=None):
     parser.add_argument('--shapes', nargs='+', help='B x C1 x spatial, e.g. 1x64x128x128 (default: user sizes)')
     parser.add_argument('--scales', nargs='+', type=float, default=[0.01, 1.0, 10.0, 100.0, 1000.0])
     parser.add_argument('--dense-limit', type=int, default=4096, help='largest N for the cases that hold N x N')
+    parser.add_argument('--fused-limit', type=int, default=16384,
+                        help='largest N for the fused softmax (N^2 time; float64 on a CPU: minutes at 128 x 128)')
     parser.add_argument('--quick', action='store_true', help='small sizes and a few cases (a smoke run)')
     parser.add_argument('--out', default='work_dirs/precision')
     args = parser.parse_args(argv)
@@ -40,7 +42,8 @@ def main(argv=None):
     cases = args.cases or (QUICK_CASES if args.quick else list(CASES))
     t0 = time.perf_counter()
     rows = run_matrix(cases, [tuple(int(v) for v in s.split('x')) for s in shapes], args.scales, args.modes,
-                      args.device, args.dense_limit, log=lambda m: print(m, flush=True))
+                      args.device, dict(dense=args.dense_limit, fused=args.fused_limit),
+                      log=lambda m: print(m, flush=True))
     seconds = time.perf_counter() - t0
     os.makedirs(args.out, exist_ok=True)
     import torch
