@@ -6,6 +6,7 @@ compat.apply()  # workarounds for upstream defects, each only where present (see
 import importlib
 import importlib.util
 import warnings
+from typing import Tuple
 
 from . import ops
 from .blocks import A2, BLOCKS, CGNL, NL, NS, SNL, NonlocalStage, capture_affinities, gSNL, nonlocal_modules
@@ -14,10 +15,10 @@ from .inject import inject_nonlocal, insert_nonlocal
 __version__ = '0.1.0'
 
 
-def _register_adapter(host: str, *adapters: str) -> None:
-    """Import host adapters that are cheap to register; a host that is not installed is skipped, and one that does
-    not import (a broken or too old install) is reported, never an ImportError at ``import snl_plugins``."""
-    if importlib.util.find_spec(host) is None:
+def _register_adapter(hosts: Tuple[str, ...], *adapters: str) -> None:
+    """Import host adapters that are cheap to register; where a host is not installed they are skipped, and one that
+    does not import (a broken or too old install) is reported, never an ImportError at ``import snl_plugins``."""
+    if any(importlib.util.find_spec(host) is None for host in hosts):
         return
     for adapter in adapters:
         try:
@@ -26,10 +27,12 @@ def _register_adapter(host: str, *adapters: str) -> None:
             warnings.warn(f'snl_plugins.{adapter} is not registered: {err}', stacklevel=2)
 
 
-_register_adapter('timm', 'timm', 'cls')  # timm model names; TimmClassifier, data sets, metrics
-_register_adapter('mmaction', 'mmaction')  # ResNetP3D in mmaction2's MODELS (costs mmaction.registry only)
-_register_adapter('mmengine', 'reid')  # video re-ID: RTM, Mars/iLIDSVID/PRID2011, identity sampler, metric (~40 ms)
-_register_adapter('mmengine', 'engine')  # CPUAmpOptimWrapper in mmengine's OPTIM_WRAPPERS (mixed precision on CPU)
+# the blocks and InjectNonlocal in mmengine's root MODELS; CPUAmpOptimWrapper in its OPTIM_WRAPPERS
+_register_adapter(('mmengine',), 'engine')
+_register_adapter(('timm',), 'timm')  # timm model names (*_snl, preresnet*)
+_register_adapter(('timm', 'mmengine'), 'cls')  # TimmClassifier, data sets, metrics
+_register_adapter(('mmengine', 'mmaction'), 'mmaction')  # ResNetP3D in mmaction2's MODELS (mmaction.registry only)
+_register_adapter(('mmengine',), 'reid')  # video re-ID: RTM, Mars/iLIDSVID/PRID2011, identity sampler, metric (~40 ms)
 
 __all__ = ['A2', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalStage', 'SNL', 'capture_affinities', 'gSNL',
            'inject_nonlocal', 'insert_nonlocal', 'nonlocal_modules', 'ops']

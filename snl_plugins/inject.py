@@ -8,14 +8,14 @@ Either way the host's own parameter names are unchanged, so a checkpoint of the 
 injected model with only the blocks reported missing, and the blocks are ordinary submodules for
 ``state_dict``, DDP and ``torch.compile``.
 
-``InjectNonlocal`` (registered in mmengine's root ``MODELS``) does the same from a config:
+``inject_nonlocal``, registered as ``InjectNonlocal`` in mmengine's root ``MODELS`` by ``snl_plugins.engine``, does
+the same from a config:
 ``dict(type='InjectNonlocal', module=<host cfg>, blocks=[dict(type='SNL', at='layer3.-1'), ...])``.
 """
 import difflib
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.registry import MODELS
 from torch import nn
 
 from .blocks import BLOCKS
@@ -139,6 +139,16 @@ def _block_name(cfg: dict, position: str, key: str, existing: Sequence[str]) -> 
     return name
 
 
+def _registry_build(type_name):
+    """mmengine's ``MODELS.build`` (the current scope's registry) for a type that is not one of our blocks."""
+    try:
+        from mmengine.registry import MODELS
+    except ImportError:
+        raise ValueError(f'unknown block type {type_name!r}: expected one of {", ".join(BLOCKS)} (other types are '
+                         'built by mmengine\'s MODELS registry, and mmengine is not installed)') from None
+    return MODELS.build
+
+
 def build_block(cfg: dict, in_channels: int, dim: int) -> nn.Module:
     """A block from its config (``type`` one of our blocks, or any module registered in ``MODELS``)."""
     cfg = dict(cfg)
@@ -147,7 +157,7 @@ def build_block(cfg: dict, in_channels: int, dim: int) -> nn.Module:
     num = cfg.pop('num_blocks', 1)
     if num < 1:
         raise ValueError(f'num_blocks must be >= 1, got {num}')
-    build = (lambda c: BLOCKS[c.pop('type')](**c)) if cfg['type'] in BLOCKS else MODELS.build
+    build = (lambda c: BLOCKS[c.pop('type')](**c)) if cfg['type'] in BLOCKS else _registry_build(cfg['type'])
     blocks = [build(dict(cfg)) for _ in range(num)]
     return blocks[0] if num == 1 else nn.Sequential(*blocks)
 
@@ -277,7 +287,6 @@ class _InitWeights:
         _reset_after_host_init(self.host, lambda: self.host_init(self.host, *args, **kwargs), self.blocks)
 
 
-@MODELS.register_module(name='InjectNonlocal')
 def inject_nonlocal(module, blocks: Sequence[dict], input_shape: Optional[Sequence[int]] = None,
                     pretrained: Optional[str] = None) -> nn.Module:
     """Build the host from its config in the current scope (or take a module) and return it with blocks inserted.
@@ -294,7 +303,7 @@ def inject_nonlocal(module, blocks: Sequence[dict], input_shape: Optional[Sequen
             raise ValueError(f'both the host config (pretrained={module["pretrained"]!r}) and its owner '
                              f'(pretrained={pretrained!r}) set pretrained weights')
         module = dict(module, pretrained=pretrained)
-    host = MODELS.build(module) if isinstance(module, dict) else module
+    host = _registry_build(module.get('type'))(module) if isinstance(module, dict) else module
     if not isinstance(host, nn.Module):
         raise TypeError(f'InjectNonlocal needs a module or a module config, got {type(host).__name__}')
     inserted = insert_nonlocal(host, blocks, input_shape=input_shape)

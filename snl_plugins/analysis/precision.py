@@ -23,8 +23,9 @@ from torch import Tensor, nn
 
 from ..blocks import A2, CGNL, NL, NS, SNL, NonlocalStage, gSNL
 
-__all__ = ['MODES', 'REDUCED_MODES', 'CASES', 'TOLERANCE', 'GRAD_TOLERANCE', 'EMBEDDING_GRAD_TOLERANCE', 'ROUNDING_RATIO', 'STORED_FACTOR', 'KNOWN_GAPS', 'known_gap', 'within_tolerance',
-           'make_trained_like', 'measure', 'run_matrix', 'to_markdown']
+__all__ = ['MODES', 'REDUCED_MODES', 'CASES', 'TOLERANCE', 'GRAD_TOLERANCE', 'EMBEDDING_GRAD_TOLERANCE',
+           'ROUNDING_RATIO', 'STORED_FACTOR', 'KNOWN_GAPS', 'known_gap', 'within_tolerance', 'make_trained_like',
+           'measure', 'run_matrix', 'to_markdown']
 
 # name: (parameter dtype, input dtype, autocast dtype or None, TF32 matmuls)
 MODES = {
@@ -251,8 +252,8 @@ def _fmt(v: float) -> str:
 
 def to_markdown(rows: List[dict]) -> str:
     """One table row per case, shape, scale and mode (errors, finite, whether within ``TOLERANCE``, time)."""
-    lines = ['| block | input | scale | mode | finite | out | branch | grad | phi/psi grad | float32 grad | within tol. | '
-             'time (ms) | float64 (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    lines = ['| block | input | scale | mode | finite | out | branch | grad | phi/psi grad | float32 grad | '
+             'within tol. | time (ms) | float64 (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         shape = 'x'.join(map(str, r['shape']))
         if 'skipped' in r:

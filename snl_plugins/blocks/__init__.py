@@ -1,4 +1,5 @@
-"""Non-local blocks as ``nn.Module``s, each registered under its class name in mmengine's root ``MODELS``."""
+"""Non-local blocks as ``nn.Module``s (torch alone; ``snl_plugins.engine`` registers them in mmengine's root
+``MODELS`` under their class names when ``snl_plugins`` is imported with mmengine installed)."""
 from .a2 import A2
 from .base import AffinityEmbedding
 from .capture import capture_affinities, nonlocal_modules

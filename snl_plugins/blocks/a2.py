@@ -2,14 +2,12 @@
 from typing import List, Optional
 
 import torch
-from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..ops import Affinity, accumulation_dtype, combine, project
 from .base import _NonlocalNd
 
 
-@MODELS.register_module()
 class A2(_NonlocalNd):
     """``Y = X + norm(W [phi(X) softmax_N(theta(X))^T] softmax_n(rho(X)))``.
 
@@ -18,6 +16,17 @@ class A2(_NonlocalNd):
     vectors ``rho`` (softmax over the n descriptors) mix them (Z = G rho-bar). m = C1 / reduction; n = m unless
     ``num_descriptors`` says otherwise. O(m n N): the equivalent affinity ``rho-bar^T theta-bar`` (rank <= n) is
     kept in factorised form (``self.affinity`` when recording).
+
+    Args:
+        in_channels: C1, the input's channels.
+        reduction: m = C1 / reduction.
+        inter_channels: m itself, overriding ``reduction``.
+        num_descriptors: n (default m).
+        dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
+        norm_cfg: the norm after the branch, OpenMMLab style (``dict(type='BN')``, the default: the batch norm of
+            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', 'LN', or any norm in mmengine's ``MODELS``).
+        relu: a ReLU after the norm (the authors' segmentation head); needs ``zero_init=False``.
+        zero_init: the norm's weight starts at 0, so that the block starts as the identity (default: ``not relu``).
     """
 
     def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, *,

@@ -62,8 +62,9 @@ class _NonlocalNd(nn.Module):
     has_norm = True  # False for containers whose units hold the norms
     # True where the branch's values before the norm grow beyond float16's range with the input's scale (CGNL's
     # Taylor kernel, unnormalised dot kernels: cubic in it), although the norm then removes that scale, or where a
-    # signed affinity's degrees can vanish: such a block runs in float32 for float16 / bfloat16 inputs (``forward_float32``). Every other block runs in the
-    # input's dtype, its affinity kept in range by ``snl_plugins.ops.lowrank_affinity`` / ``normalize_dense``.
+    # signed affinity's degrees can vanish: such a block runs in float32 for float16 / bfloat16 inputs
+    # (``forward_float32``). Every other block runs in the input's dtype, its affinity kept in range by
+    # ``snl_plugins.ops.lowrank_affinity`` / ``normalize_dense``.
     float32_branch = False
 
     def __init__(self, in_channels: int, *, reduction: float = 2, inter_channels: Optional[int] = None,

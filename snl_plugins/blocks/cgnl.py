@@ -3,14 +3,12 @@ import math
 from typing import Optional
 
 import torch
-from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..ops import Affinity, check_choice, project
 from .base import _NonlocalNd, resolve_inter_channels
 
 
-@MODELS.register_module()
 class CGNL(_NonlocalNd):
     """Channel-wise non-local block: every (position, channel) element attends to every other in its group.
 
@@ -24,6 +22,21 @@ class CGNL(_NonlocalNd):
     Mixed precision: ``phi^T g`` sums N Cs / G products and ``theta^p`` raises to the Taylor order, so ``y`` is
     routinely far beyond float16's range (1e8 at res4 sizes) before the norm removes its scale. For float16 /
     bfloat16 inputs the block runs in float32 (``float32_branch``): its products are O(N Cs), so little is lost.
+
+    Args:
+        in_channels: C1, the input's channels.
+        reduction: Cs = C1 / reduction (the paper's "Sub 2" is 2).
+        inter_channels: Cs itself, overriding ``reduction``.
+        groups: channel groups G (dividing C1 and Cs); also the default norm's, GroupNorm(G).
+        kernel: 'dot' or 'gaussian' (its Taylor series of order ``order`` with ``gamma``).
+        order: the Taylor order of the Gaussian kernel.
+        gamma: the Gaussian kernel's gamma.
+        use_scale: divide by sqrt(N Cs / G).
+        dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
+        norm_cfg: the norm after the branch, OpenMMLab style (default ``dict(type='GN', num_groups=groups)``;
+            'BN', 'SyncBN', 'IN', 'LN', or any norm in mmengine's ``MODELS``).
+        relu: a ReLU after the norm (the authors' segmentation head); needs ``zero_init=False``.
+        zero_init: the norm's weight starts at 0, so that the block starts as the identity (default: ``not relu``).
     """
     float32_branch = True
 

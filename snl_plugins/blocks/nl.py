@@ -1,11 +1,33 @@
 """The non-local baselines with an N x N affinity: NL (Wang et al. 2018) and NS (Tao et al. 2018)."""
 from typing import Optional
 
-from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..ops import Affinity, combine, project
 from .base import AffinityEmbedding, _NonlocalNd, subsample_pool
+
+
+ARGS_DOC = """
+    Args:
+        in_channels: C1, the input's channels.
+        reduction: Cs = C1 / reduction (the paper's "Sub 2" is 2).
+        inter_channels: Cs itself, overriding ``reduction``.
+        kernel: 'dot' (theta . phi / N, no ReLU), 'embedded_gaussian' (softmax of phi . psi) or 'gaussian' (softmax of
+            x_i . x_j, no embeddings).
+        normalize: 'sym' (D^-1/2 A D^-1/2), 'row' (D^-1 A), 'count' (A / N) or 'none' (default: 'count' for
+            'dot', else 'none').
+        symmetric: symmetrise A as (A + A^T) / 2 (Sec. 3.1).
+        use_scale: scale the kernel by Cs^-1/2.
+        path: 'auto' (the cheaper of the two for the input's size), 'dense' (forms N x N) or 'factorised' (the dot
+            kernel's low-rank form, O(N Cs^2), never N x N).
+        sub_sample: max-pool keys and values 2 x 2 over space (Wang et al.; NL only).
+        dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
+        norm_cfg: the norm after the branch, OpenMMLab style (``dict(type='BN')``, the default: the batch norm of
+            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', 'LN', or any norm in mmengine's ``MODELS``).
+        relu: a ReLU after the norm (the authors' segmentation head); needs ``zero_init=False``.
+        zero_init: the norm's weight starts at 0, so that the block starts as the identity (default: ``not relu``).
+        shared_affinity: no embeddings of its own; ``forward(x, affinity)`` takes the affinity (``NonlocalStage``).
+"""
 
 
 class _AffinityBlock(AffinityEmbedding, _NonlocalNd):
@@ -48,7 +70,6 @@ class _AffinityBlock(AffinityEmbedding, _NonlocalNd):
         return super().extra_repr() + own
 
 
-@MODELS.register_module()
 class NL(_AffinityBlock):
     """Non-local block of Wang et al. 2018: ``Y = X + norm(A Z W)``, i.e. SNL with W1 = 0.
 
@@ -64,7 +85,6 @@ class NL(_AffinityBlock):
         return combine([affinity.matmul(z)], [self.w.weight]).view(x.shape)
 
 
-@MODELS.register_module()
 class NS(_AffinityBlock):
     """Non-local stage unit of Tao et al. 2018: ``Y = X + norm((A - D_A) Z W)`` with D_A = diag(A 1) (Eq. 3).
 
@@ -80,3 +100,7 @@ class NS(_AffinityBlock):
         z = project(x.flatten(2), [self.g.weight])[0]
         diffusion = affinity.matmul(z) - affinity.degrees().unsqueeze(1) * z
         return combine([diffusion], [self.w.weight]).view(x.shape)
+
+
+NL.__doc__ += ARGS_DOC
+NS.__doc__ += ARGS_DOC

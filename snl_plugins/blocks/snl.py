@@ -1,14 +1,12 @@
 """The spectral non-local blocks: SNL (Eq. 9) and its full-order form gSNL (Eq. 11)."""
 from typing import List, Optional
 
-from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..ops import Affinity, chebyshev_terms, combine, project
 from .base import AffinityEmbedding, _NonlocalNd
 
 
-@MODELS.register_module()
 class SNL(AffinityEmbedding, _NonlocalNd):
     """Spectral non-local block, ``Y = X + norm(Z W1 + A Z W2)`` with ``Z = X W_g`` (Eq. 9).
 
@@ -18,6 +16,27 @@ class SNL(AffinityEmbedding, _NonlocalNd):
     (``path='factorised'``, chosen automatically where it is cheaper).
 
     ``shared_affinity=True`` builds a unit without phi / psi, for a ``NonlocalStage`` that passes the affinity.
+
+    Args:
+        in_channels: C1, the input's channels.
+        reduction: Cs = C1 / reduction (the paper's "Sub 2" is 2).
+        inter_channels: Cs itself, overriding ``reduction``.
+        kernel: 'dot' (ReLU embeddings), 'embedded_gaussian' (softmax of phi . psi) or 'gaussian' (softmax of
+            x_i . x_j, no embeddings).
+        normalize: 'sym' (D^-1/2 A D^-1/2), 'row' (D^-1 A), 'count' (A / N) or 'none'.
+        symmetric: symmetrise A as (A + A^T) / 2 (Sec. 3.1).
+        use_scale: scale the kernel by Cs^-1/2.
+        path: 'auto' (the cheaper of the two for the input's size), 'dense' (forms N x N) or 'factorised' (the dot
+            kernel's low-rank form, O(N Cs^2), never N x N).
+        dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
+        norm_cfg: the norm after the branch, OpenMMLab style (``dict(type='BN')``, the default: the batch norm of
+            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', 'LN', or any norm in mmengine's ``MODELS``).
+        relu: a ReLU after the norm (the authors' segmentation head); needs ``zero_init=False``.
+        zero_init: the norm's weight starts at 0, so that the block starts as the identity (default: ``not relu``).
+        shared_affinity: no phi / psi of its own; ``forward(x, affinity)`` takes the affinity (``NonlocalStage``).
+
+    Inputs of another dtype than the parameters are refused outside ``torch.autocast``; float16 / bfloat16 hold
+    (``docs/precision.md``).
     """
     order: int = 1
     __constants__ = ['order']
@@ -39,8 +58,6 @@ class SNL(AffinityEmbedding, _NonlocalNd):
         self.init_weights()
 
     def output_weights(self) -> List[Tensor]:
-        if hasattr(self, 'w3'):
-            return [self.w1.weight, self.w2.weight, self.w3.weight]
         return [self.w1.weight, self.w2.weight]
 
     def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
@@ -55,7 +72,6 @@ class SNL(AffinityEmbedding, _NonlocalNd):
         return super().extra_repr() + own
 
 
-@MODELS.register_module()
 class gSNL(SNL):  # noqa: N801 (the paper's name)
     """Full-order spectral non-local block, ``Y = X + norm(Z W1 + A Z W2 + (2A - I) Z W3)`` (Eq. 11).
 
@@ -63,3 +79,6 @@ class gSNL(SNL):  # noqa: N801 (the paper's name)
     terms are the full-order approximation; it is meant for stages of several units sharing one affinity.
     """
     order = 2
+
+    def output_weights(self) -> List[Tensor]:
+        return [self.w1.weight, self.w2.weight, self.w3.weight]

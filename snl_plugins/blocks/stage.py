@@ -3,7 +3,6 @@ import inspect
 from typing import Optional
 
 import torch
-from mmengine.registry import MODELS
 from torch import Tensor, nn
 
 from ..ops import Affinity
@@ -15,7 +14,6 @@ STAGE_UNITS = {'SNL': SNL, 'gSNL': gSNL, 'NL': NL, 'NS': NS}
 _AFFINITY_ARGS = ('kernel', 'normalize', 'symmetric', 'use_scale', 'path')
 
 
-@MODELS.register_module()
 class NonlocalStage(AffinityEmbedding, _NonlocalNd):
     """``num_units`` units of one type (SNL, gSNL, NL, NS) applied in sequence, all with the affinity ``A`` that the
     stage's ``phi`` / ``psi`` compute once from the stage input: Tao et al.'s nonlocal stage for NS, the paper's
@@ -23,6 +21,16 @@ class NonlocalStage(AffinityEmbedding, _NonlocalNd):
 
     Each unit (``units[k]``) has its own g, output projections, norm and residual. The affinity options default to
     those of the unit type; the rest of ``unit_kwargs`` (norm_cfg, relu, zero_init) go to every unit.
+
+    Args:
+        in_channels: C1, the input's channels.
+        unit: 'SNL', 'gSNL', 'NL' or 'NS'.
+        num_units: the number of units (the paper's SP3 / SP5: 3 / 5).
+        reduction: Cs = C1 / reduction.
+        inter_channels: Cs itself, overriding ``reduction``.
+        dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
+        **kwargs: the affinity options of the unit type (``kernel``, ``normalize``, ``symmetric``, ``use_scale``,
+            ``path``) for the stage's one affinity; ``norm_cfg``, ``relu``, ``zero_init`` for every unit.
     """
 
     def __init__(self, in_channels: int, unit: str = 'gSNL', num_units: int = 3, reduction: float = 2,

@@ -1,5 +1,9 @@
-"""Training-engine parts for mmengine: :class:`CPUAmpOptimWrapper` (mixed precision on CPU), registered in mmengine's
-``OPTIM_WRAPPERS`` on ``import snl_plugins``."""
+"""The mmengine adapter of the core: the blocks and ``InjectNonlocal`` in mmengine's root ``MODELS``
+(:func:`register_all_modules`, run on import) and :class:`CPUAmpOptimWrapper` (mixed precision on CPU) in its
+``OPTIM_WRAPPERS``; imported by ``import snl_plugins`` where mmengine is installed."""
 from .amp import CPUAmpOptimWrapper
+from .registry import register_all_modules
 
-__all__ = ['CPUAmpOptimWrapper']
+register_all_modules()
+
+__all__ = ['CPUAmpOptimWrapper', 'register_all_modules']

@@ -6,6 +6,7 @@ from .chebyshev import chebyshev_matrix, chebyshev_terms
 from .pointwise import combine, project
 
 __all__ = [
-    'Affinity', 'accumulation_dtype', 'check_choice', 'FACTORISED_CROSSOVER', 'KERNELS', 'NORMALIZATIONS', 'PATHS', 'SOFTMAX_KERNELS', 'chebyshev_matrix',
-    'chebyshev_terms', 'choose_path', 'combine', 'project', 'dot_affinity', 'lowrank_affinity', 'normalize_dense', 'safe_pow', 'softmax_affinity'
+    'Affinity', 'FACTORISED_CROSSOVER', 'KERNELS', 'NORMALIZATIONS', 'PATHS', 'SOFTMAX_KERNELS', 'accumulation_dtype',
+    'chebyshev_matrix', 'chebyshev_terms', 'check_choice', 'choose_path', 'combine', 'dot_affinity', 'lowrank_affinity',
+    'normalize_dense', 'project', 'safe_pow', 'softmax_affinity'
 ]

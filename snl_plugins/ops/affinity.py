@@ -201,11 +201,11 @@ def lowrank_affinity(left: Tensor, right: Tensor, normalize: str = 'none', scale
     Mixed precision: with float16 the degrees (sums over M of products over K) overflow, ``d^-1/2`` leaves its
     range and a ``Z R^T`` over 10^4 positions overflows, although the normalised ``A Z`` itself is of Z's size.
     So the degrees, scales and rebalancing are formed in float32 (O(N K) element-wise work and memory, a few
-    passes, which autocast leaves in float32; see ``accumulation_dtype``) and only the two O(N K C) products run in the input's dtype. After
-    rebalancing, ``Z R^T`` is a weighted mean of Z's columns (weights of total mass 1 for non-negative factors),
-    and ``L`` holds A's row mass (``sum_k L_ki = d_i`` when R >= 0; 1 under 'row'): neither product can leave
-    float16's range unless Z or A Z does. ``beta`` is cut from the graph: ``L^T R`` does not depend on it, so
-    gradients are exact. In float32 and float64 the same code runs, with no extra rounding of note.
+    passes, which autocast leaves in float32; see ``accumulation_dtype``), and only the two O(N K C) products run
+    in the input's dtype. After rebalancing, ``Z R^T`` is a weighted mean of Z's columns (weights of total mass 1
+    for non-negative factors), and ``L`` holds A's row mass (``sum_k L_ki = d_i`` when R >= 0; 1 under 'row'):
+    neither product can leave float16's range unless Z or A Z does. ``beta`` is cut from the graph: ``L^T R``
+    does not depend on it, so gradients are exact. In float32 and float64 the same code runs, with no extra rounding of note.
     """
     if not torch.jit.is_scripting():
         check_choice('normalize', normalize, ('sym', 'row', 'none'))
