@@ -161,16 +161,18 @@ def a2(x, w):
     return x + batch_norm(np.stack(branch), w['norm'])
 
 
-def cgnl_alphas(kernel, order, gamma):
+def cgnl_kernel(kernel, gamma=None):
+    """Yue et al.'s kernel of theta_a . phi_b, in closed form: the dot product itself, or the Gaussian
+    exp(-gamma |theta_a - phi_b|^2) of unit-norm features, exp(-2 gamma) exp(2 gamma theta_a phi_b), which the block
+    expands in a Taylor series (equal up to the series' truncation)."""
     if kernel == 'dot':
-        return [0.0, 1.0]
-    beta = math.exp(-2 * gamma)
-    return [math.sqrt(beta * (2 * gamma) ** p / math.factorial(p)) for p in range(order + 1)]
+        return lambda t: t
+    return lambda t: np.exp(-2 * gamma) * np.exp(2 * gamma * t)
 
 
-def cgnl(x, w, *, groups, alphas, use_scale=False):
+def cgnl(x, w, *, groups, kernel_fn, use_scale=False):
     """Yue et al. 2018: per channel group, vec(Y) = K vec(g) with the explicit (N Cs/G)^2 kernel
-    K_ab = sum_p alpha_p^2 (theta_a phi_b)^p; then a grouped 1x1 W, GroupNorm(groups) and the residual."""
+    K_ab = kernel_fn(theta_a phi_b); then a grouped 1x1 W, GroupNorm(groups) and the residual."""
     cs = w['theta'].shape[1]
     c1 = x.shape[2]
     per, per_out = cs // groups, c1 // groups
@@ -182,8 +184,7 @@ def cgnl(x, w, *, groups, alphas, use_scale=False):
             sl = slice(k * per, (k + 1) * per)
             # channel-major flattening (channel, position), as the block's B x Cs x N layout gives
             t, f, gv = theta[:, sl].T.reshape(-1), phi[:, sl].T.reshape(-1), g[:, sl].T.reshape(-1)
-            prod = np.outer(t, f)
-            kern = sum(a ** 2 * prod ** p for p, a in enumerate(alphas))
+            kern = kernel_fn(np.outer(t, f))
             if use_scale:
                 kern = kern / math.sqrt(len(gv))
             y[:, sl] = (kern @ gv).reshape(per, -1).T
