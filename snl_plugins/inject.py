@@ -260,20 +260,33 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
 
 
 def _reset_after_host_init(host: nn.Module, host_init, blocks: Sequence[nn.Module]) -> None:
-    """Run the host's own ``init_weights``, then undo what a blanket init did to the blocks' identity start.
+    """Run the host's own ``init_weights`` and keep the blocks as they were before it, unless it loaded a checkpoint
+    into them.
 
-    Hosts like mmaction2's ResNet3d set every BatchNorm's weight to 1 when training from scratch, which would make
-    the blocks non-identity; a norm found at exactly weight 1 / bias 0 is put back to zero. Weights loaded from a
-    checkpoint (which are never all exactly 1 and 0) are left alone.
+    A host's blanket init is meant for its own layers: mmaction2's ResNet3d sets every BatchNorm's weight to 1 when
+    training from scratch (the blocks' zero-initialised norms too, which would end their identity start), and
+    re-initialises every convolution its way. So each block's state is taken before, and put back after, the host's
+    init, except for a block that a checkpoint loaded during that init reached (a ``load_state_dict`` carrying keys
+    of the block: ``init_cfg=dict(type='Pretrained')`` of a model trained with the blocks).
     """
-    host_init()
-    for block in blocks:
-        for m in block.modules():
-            norm = getattr(m, 'norm', None) if isinstance(m, _NonlocalNd) and m.zero_init else None
-            if norm is not None and getattr(norm, 'weight', None) is not None:
-                if bool((norm.weight == 1).all()) and bool((norm.bias == 0).all()):
-                    with torch.no_grad():
-                        norm.weight.zero_()
+    before = [{k: v.detach().clone() for k, v in block.state_dict().items()} for block in blocks]
+    loaded = set()
+
+    def note_load(index):
+        def hook(state_dict, prefix, *args):
+            if any(key.startswith(prefix) for key in state_dict):
+                loaded.add(index)
+        return hook
+
+    handles = [block._register_load_state_dict_pre_hook(note_load(i)) for i, block in enumerate(blocks)]
+    try:
+        host_init()
+    finally:
+        for handle in handles:
+            handle.remove()
+    for i, (block, state) in enumerate(zip(blocks, before)):
+        if i not in loaded:
+            block.load_state_dict(state)
 
 
 class _InitWeights:

@@ -479,3 +479,43 @@ def test_bad_block_config_leaves_the_host_unchanged():
         insert_nonlocal(model, [dict(type='SNL', at='layer1.0'), dict(type='NoSuchBlock', at='layer2.0')])
     with _unchanged(model), pytest.raises(ValueError, match='groups'):
         insert_nonlocal(model, [dict(type='SNL', at='layer1.0'), dict(type='CGNL', at='layer2.0', groups=7)])
+
+
+class _CheckpointHost(_RegisteredHost):
+    """A host whose init_weights re-initialises every convolution, then loads a checkpoint if it has one (as
+    mmengine's ``init_cfg=dict(type='Pretrained')`` does)."""
+
+    def __init__(self, width: int = 8, checkpoint=None):
+        super().__init__(width)
+        self.checkpoint = checkpoint
+
+    def init_weights(self):
+        super().init_weights()
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.constant_(m.weight, 0.01)
+        if self.checkpoint is not None:
+            self.load_state_dict(self.checkpoint, strict=False)
+
+
+def test_host_init_leaves_blocks_as_they_were_unless_a_checkpoint_reaches_them():
+    """By provenance, not by value: the host's blanket init (BN weights to 1, convolutions re-initialised) is undone
+    for the blocks, and what a checkpoint loads into them is kept, even a norm of exactly weight 1 and bias 0."""
+    torch.manual_seed(0)
+    model = inject_nonlocal(_CheckpointHost(), blocks=[dict(type='SNL', at='layers.3')])
+    block = model.layers.snl_before_3
+    before = {k: v.clone() for k, v in block.state_dict().items()}
+    model.init_weights()
+    for k, v in block.state_dict().items():
+        assert torch.equal(v, before[k]), k  # phi, psi, g, w1, w2 kept too, not only the norm
+    assert model.layers[0].weight.eq(0.01).all()  # the host's own layers did get its init
+
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    trained['layers.snl_before_3.norm.weight'] = torch.ones(8)
+    trained['layers.snl_before_3.norm.bias'] = torch.zeros(8)
+    trained['layers.snl_before_3.g.weight'] = torch.full_like(trained['layers.snl_before_3.g.weight'], 0.5)
+    torch.manual_seed(1)
+    model = inject_nonlocal(_CheckpointHost(checkpoint=trained), blocks=[dict(type='SNL', at='layers.3')])
+    model.init_weights()
+    block = model.layers.snl_before_3
+    assert block.norm.weight.eq(1).all() and block.g.weight.eq(0.5).all()
