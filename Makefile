@@ -18,10 +18,10 @@ $(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(VPY) -m pytest -q -rs $(PYTEST_ARGS)
+	SNL_NO_SKIPS=1 $(VPY) -m pytest -q -rs $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(VPY) -m pytest -q -rs -m "not slow" $(PYTEST_ARGS)
+	SNL_NO_SKIPS=1 $(VPY) -m pytest -q -rs -m "not slow" $(PYTEST_ARGS)
 
 # Baseline vs SNL on scikit-learn's digits through tools/train.py and tools/test.py (docs/demo.md);
 # options: make demo DEMO_ARGS="--seeds 0 --epochs 4"

@@ -55,8 +55,7 @@ def test_config_loads_and_builds(path):
         num_classes, size = (10 if 'cifar10_' in path.name or path.name.endswith('cifar10.py') else 100), 32
     assert cfg.model.model.num_classes == num_classes
     name = cfg.model.model.name
-    if not _registered(name):
-        pytest.skip(f'timm model {name!r} not registered yet (snl_plugins.timm has not landed)')
+    assert _registered(name), f'timm model {name!r} of {path.name} is not registered'
     cfg.model.model.pretrained = False
     init_default_scope('mmengine')
     model = MODELS.build(dict(cfg.model, data_preprocessor=cfg.data_preprocessor))

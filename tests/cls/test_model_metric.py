@@ -63,8 +63,7 @@ def test_pretrained_from_local_file_via_overlay(tmp_path):
 
 
 def test_pretrained_into_a_model_with_blocks(tmp_path):
-    if not timm.list_models('resnet18_snl'):
-        pytest.skip('resnet18_snl not registered (snl_plugins.timm)')
+    assert timm.list_models('resnet18_snl'), 'import snl_plugins registers the timm names'
     src = timm.create_model('resnet18', num_classes=1000)
     path = tmp_path / 'r18.pth'
     torch.save(src.state_dict(), path)
