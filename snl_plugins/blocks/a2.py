@@ -5,10 +5,10 @@ import torch
 from torch import Tensor
 
 from ..ops import Affinity, accumulation_dtype, combine, project
-from .base import _NonlocalNd
+from .base import NonlocalBlock
 
 
-class A2(_NonlocalNd):
+class A2(NonlocalBlock):
     """``Y = X + norm(W [phi(X) softmax_N(theta(X))^T] softmax_n(rho(X)))``.
 
     Feature gathering: each of the n attention maps ``theta`` (softmax over positions) pools the m features

@@ -44,7 +44,7 @@ def call_in_dtype(module: nn.Module, x: Tensor, *args) -> Tensor:
     return out
 
 
-class _NonlocalNd(nn.Module):
+class NonlocalBlock(nn.Module):
     """``Y = X + act(norm(branch(X)))`` for 1D / 2D / 3D inputs (B x C x L | H x W | T x H x W).
 
     Subclasses hold their projections and implement ``branch``, which returns a tensor shaped like ``x``. The norm
@@ -256,4 +256,8 @@ def subsample_pool(dim: int) -> nn.Module:
     return nn.MaxPool2d(2) if dim == 2 else nn.MaxPool3d((1, 2, 2))
 
 
-__all__ = ['AffinityEmbedding', 'SOFTMAX_KERNELS', 'resolve_inter_channels', 'subsample_pool']
+# the pre-0.2 private name, kept for one release
+_NonlocalNd = NonlocalBlock
+
+__all__ = ['AffinityEmbedding', 'NonlocalBlock', 'SOFTMAX_KERNELS', 'call_in_dtype', 'resolve_inter_channels',
+           'subsample_pool']

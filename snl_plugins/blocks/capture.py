@@ -5,13 +5,13 @@ from typing import Dict, Iterator, List
 from torch import nn
 
 from ..ops import Affinity
-from .base import _NonlocalNd
+from .base import NonlocalBlock
 
 
-def nonlocal_modules(model: nn.Module) -> Dict[str, _NonlocalNd]:
+def nonlocal_modules(model: nn.Module) -> Dict[str, NonlocalBlock]:
     """Every block and stage in ``model`` by qualified name (units inside a stage excluded)."""
     return {name: m for name, m in model.named_modules()
-            if isinstance(m, _NonlocalNd) and not getattr(m, 'shared_affinity', False)}
+            if isinstance(m, NonlocalBlock) and not getattr(m, 'shared_affinity', False)}
 
 
 @contextmanager

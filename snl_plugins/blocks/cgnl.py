@@ -6,10 +6,10 @@ import torch
 from torch import Tensor
 
 from ..ops import Affinity, check_choice, project
-from .base import _NonlocalNd, resolve_inter_channels
+from .base import NonlocalBlock, resolve_inter_channels
 
 
-class CGNL(_NonlocalNd):
+class CGNL(NonlocalBlock):
     """Channel-wise non-local block: every (position, channel) element attends to every other in its group.
 
     In each of ``groups`` channel groups, with theta, phi, g flattened to vectors of N * Cs / G elements, the

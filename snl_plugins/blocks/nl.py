@@ -4,7 +4,7 @@ from typing import Optional
 from torch import Tensor
 
 from ..ops import Affinity, combine, project
-from .base import AffinityEmbedding, _NonlocalNd, subsample_pool
+from .base import AffinityEmbedding, NonlocalBlock, subsample_pool
 
 
 ARGS_DOC = """
@@ -30,7 +30,7 @@ ARGS_DOC = """
 """
 
 
-class _AffinityBlock(AffinityEmbedding, _NonlocalNd):
+class _AffinityBlock(AffinityEmbedding, NonlocalBlock):
     """A block with a g projection, one output projection ``w`` and an affinity (own or passed by a stage)."""
     can_sub_sample = True
 

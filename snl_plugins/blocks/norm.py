@@ -10,8 +10,10 @@ _INSTANCE_NORMS = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNor
 def build_norm_layer(cfg: Optional[dict], num_features: int, dim: int) -> nn.Module:
     """Build the norm over ``num_features`` channels for ``dim``-D feature maps.
 
-    'BN' is the batch norm of the input's dimensionality; 'SyncBN', 'GN' (``num_groups``), 'IN' and 'LN'
-    (over channels) are built here too; any other type is looked up in mmengine's ``MODELS`` (where a full or
+    Not mmcv's ``build_norm_layer``: this one takes the block's ``dim`` and returns the layer alone. 'BN' is the
+    batch norm of the block's dimensionality ('BN1d' / 'BN2d' / 'BN3d' must match it); 'SyncBN', 'GN'
+    (``num_groups``), 'IN' and 'LN' (a layer norm over (C, *spatial) of each sample, i.e. GroupNorm with one group)
+    are built here too; any other type is looked up in mmengine's ``MODELS`` (where a full or
     lite mmcv registers its norms) and given ``num_features``.
     """
     cfg = dict(type='BN') if cfg is None else dict(cfg)
@@ -19,6 +21,9 @@ def build_norm_layer(cfg: Optional[dict], num_features: int, dim: int) -> nn.Mod
         raise ValueError(f'norm_cfg needs a "type", got {cfg}')
     norm_type = cfg.pop('type')
     requires_grad = cfg.pop('requires_grad', True)
+    if norm_type in ('BN1d', 'BN2d', 'BN3d') and norm_type != f'BN{dim}d':
+        raise ValueError(f'norm_cfg type {norm_type!r} does not fit a {dim}D block: use "BN" (the batch norm of the '
+                         f"block's dimensionality) or 'BN{dim}d'")
     if norm_type in ('BN', 'BN1d', 'BN2d', 'BN3d'):
         layer = _BATCH_NORMS[dim](num_features, **cfg)
     elif norm_type in ('SyncBN', 'MMSyncBN'):

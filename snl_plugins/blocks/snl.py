@@ -4,10 +4,10 @@ from typing import List, Optional
 from torch import Tensor
 
 from ..ops import Affinity, chebyshev_terms, combine, project
-from .base import AffinityEmbedding, _NonlocalNd
+from .base import AffinityEmbedding, NonlocalBlock
 
 
-class SNL(AffinityEmbedding, _NonlocalNd):
+class SNL(AffinityEmbedding, NonlocalBlock):
     """Spectral non-local block, ``Y = X + norm(Z W1 + A Z W2)`` with ``Z = X W_g`` (Eq. 9).
 
     A is the symmetrised, normalised dot-product affinity of ``phi`` and ``psi`` (see ``AffinityEmbedding``);

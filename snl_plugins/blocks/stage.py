@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..ops import Affinity
-from .base import AffinityEmbedding, _NonlocalNd
+from .base import AffinityEmbedding, NonlocalBlock
 from .nl import NL, NS
 from .snl import SNL, gSNL
 
@@ -14,7 +14,7 @@ STAGE_UNITS = {'SNL': SNL, 'gSNL': gSNL, 'NL': NL, 'NS': NS}
 _AFFINITY_ARGS = ('kernel', 'normalize', 'symmetric', 'use_scale', 'path')
 
 
-class NonlocalStage(AffinityEmbedding, _NonlocalNd):
+class NonlocalStage(AffinityEmbedding, NonlocalBlock):
     """``num_units`` units of one type (SNL, gSNL, NL, NS) applied in sequence, all with the affinity ``A`` that the
     stage's ``phi`` / ``psi`` compute once from the stage input: Tao et al.'s nonlocal stage for NS, the paper's
     SP3 / SP5 and the setting of its stable hypothesis (A^k = A) for gSNL.

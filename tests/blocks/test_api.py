@@ -167,3 +167,17 @@ def test_builds_from_a_child_registry(name):
     c = _channels(BLOCKS[name])
     assert type(child.build(dict(type=name, in_channels=c))) is BLOCKS[name]
     assert type(child.build(dict(type=f'mmengine.{name}', in_channels=c))) is BLOCKS[name]
+
+
+def test_norm_types_must_fit_the_blocks_dimensionality():
+    assert isinstance(SNL(8, dim=3, norm_cfg=dict(type='BN3d')).norm, torch.nn.BatchNorm3d)
+    assert isinstance(SNL(8, dim=3, norm_cfg=dict(type='BN')).norm, torch.nn.BatchNorm3d)
+    with pytest.raises(ValueError, match="'BN2d' does not fit a 3D block"):
+        SNL(8, dim=3, norm_cfg=dict(type='BN2d'))
+
+
+def test_public_base_class():
+    import snl_plugins
+    from snl_plugins.blocks.base import _NonlocalNd
+    assert snl_plugins.NonlocalBlock is _NonlocalNd  # the old private name, for one release
+    assert all(issubclass(cls, snl_plugins.NonlocalBlock) for cls in BLOCKS.values())

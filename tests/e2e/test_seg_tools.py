@@ -2,7 +2,7 @@
 SNL (our config, shrunk: crop 64, BN, a narrow head, 4 iterations); and mmsegmentation's own tool sequence
 (register_all_modules -> Config.fromfile -> Runner.from_cfg(cfg).train() -> test from the saved checkpoint, with
 sliding-window inference) in a fresh
-interpreter of an environment with the start-up hook of ``python -m snl_plugins.mmseg.startup install``."""
+interpreter of an environment with the start-up hook of ``python -m snl_plugins.compat.startup install``."""
 import json
 import re
 import sys
@@ -155,7 +155,7 @@ def fresh_env(tmp_path_factory):
     plain_python = plain / 'bin' / 'python'
     plain_site = Path(check(run_command([plain_python, '-c', PURELIB])).strip())
     (plain_site / '00_parent_env.pth').write_text(f'import site; site.addsitedir({parent!r})\n')
-    out = check(run_command([python, '-m', 'snl_plugins.mmseg.startup', 'install']))
+    out = check(run_command([python, '-m', 'snl_plugins.compat.startup', 'install']))
     assert (site / 'snl_plugins_mmcv_lite.pth').is_file() and str(site) in out
     return dict(python=python, plain_python=plain_python, site=site)
 
@@ -179,7 +179,8 @@ def test_mmseg_own_tool_sequence_with_the_startup_hook(voc, fresh_env, tmp_path)
 def test_startup_hook_is_inert_until_mmcv_ops(fresh_env):
     out = check(run_command([fresh_env['python'], '-c', 'import sys; print(sorted(m for m in sys.modules if m.startswith(('
                      '"mmcv", "snl_plugins", "torch"))), [type(f).__name__ for f in sys.meta_path][0])']))
-    assert out.strip().endswith("[] MmcvLiteFinder")
-    from snl_plugins.mmseg.startup import uninstall  # the CLI's `uninstall` (its `install` ran in fresh_env)
+    # only the hook's two standard-library modules, under their own names: no torch, no mmcv, no snl_plugins package
+    assert out.strip().endswith("['snl_plugins.compat._imports', 'snl_plugins.compat.mmcv_ext'] MmcvLiteFinder")
+    from snl_plugins.compat.startup import uninstall  # the CLI's `uninstall` (its `install` ran in fresh_env)
     assert uninstall(str(fresh_env['site'])) == str(fresh_env['site'] / 'snl_plugins_mmcv_lite.pth')
     assert not (fresh_env['site'] / 'snl_plugins_mmcv_lite.pth').exists()

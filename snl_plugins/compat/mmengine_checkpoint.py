@@ -1,0 +1,88 @@
+"""``mmengine-checkpoint-loader``: mmengine 0.10.7 cannot load its own checkpoints under torch >= 2.6.
+
+Upstream: https://github.com/open-mmlab/mmengine/issues/1655, fix PR https://github.com/open-mmlab/mmengine/pull/1650
+(unmerged as of mmengine 0.10.7). Under torch >= 2.6 ``torch.load`` defaults to ``weights_only=True`` and mmengine's
+``load_from_local`` (used by resume, ``load_from`` and ``tools/test.py``) does not pass ``weights_only``: every
+checkpoint its Runner saves holds ``mmengine.logging.HistoryBuffer`` and numpy objects and fails to load.
+
+Workaround: :func:`~.checkpoint_trust.load_from_local` (with the trust policy of :mod:`.checkpoint_trust`) is
+registered as mmengine's local loader, for the prefix ``''`` with ``CheckpointLoader.register_scheme(force=True)``.
+``mmengine.runner`` costs ~1 s to import, so if it is not imported yet the patch waits for its import (an import hook
+on ``mmengine.runner``, removed once it fired); ``Runner``/``FlexibleRunner`` ``load_checkpoint`` and ``resume`` are
+wrapped only to make their ``work_dir`` known to the loader while they run. Applied only where torch defaults to
+weights-only loading (and ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is not set) and mmengine's source lacks
+``weights_only``.
+
+Remove when the supported mmengine passes ``weights_only`` in ``load_from_local``
+(:func:`mmengine_loader_lacks_weights_only` already leaves such an install alone); :mod:`.checkpoint_trust` goes
+with it.
+"""
+import functools
+import os
+import os.path as osp
+import re
+import sys
+from typing import Optional
+
+from ._imports import _package_dir, _PostImportHook, _read
+from .checkpoint_trust import load_from_local, trusted_checkpoints
+
+NAME = 'mmengine-checkpoint-loader'
+
+
+def _torch_defaults_to_weights_only() -> bool:
+    import torch
+    version = re.match(r'(\d+)\.(\d+)', torch.__version__)
+    if version is None or tuple(map(int, version.groups())) < (2, 6):
+        return False
+    # torch's own opt-out (it then defaults to full unpickling, as mmengine expects).
+    return os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '0').lower() not in ('1', 'y', 'yes', 'true')
+
+
+def mmengine_loader_lacks_weights_only(mmengine_dir: Optional[str] = None) -> bool:
+    """Whether mmengine's ``load_from_local`` calls ``torch.load`` without ``weights_only`` (read on disk)."""
+    mmengine_dir = mmengine_dir or _package_dir('mmengine')
+    if mmengine_dir is None:
+        return False
+    source = _read(osp.join(mmengine_dir, 'runner', 'checkpoint.py'))
+    if source is None:
+        return False
+    body = re.search(r'^def load_from_local\(.*?(?=^\S)', source, re.M | re.S)
+    return body is not None and 'torch.load(' in body.group(0) and 'weights_only' not in body.group(0)
+
+
+def _wrap_with_work_dir(cls, method: str) -> None:
+    original = cls.__dict__.get(method)
+    if original is None or getattr(original, '__snl_compat__', False):
+        return
+
+    @functools.wraps(original)
+    def wrapper(self, *args, **kwargs):
+        with trusted_checkpoints(self.work_dir):
+            return original(self, *args, **kwargs)
+
+    wrapper.__snl_compat__ = True
+    setattr(cls, method, wrapper)
+
+
+def _patch_mmengine_runner() -> None:
+    from mmengine.runner import checkpoint
+    checkpoint.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    import mmengine.runner as runner
+    for name in ('Runner', 'FlexibleRunner'):
+        cls = getattr(runner, name, None)
+        if cls is not None:
+            _wrap_with_work_dir(cls, 'load_checkpoint')
+            _wrap_with_work_dir(cls, 'resume')
+
+
+def apply() -> bool:
+    """Register the loader now if ``mmengine.runner`` is imported, else when it is; False if no defect."""
+    if not (_torch_defaults_to_weights_only() and mmengine_loader_lacks_weights_only()):
+        return False
+    runner = sys.modules.get('mmengine.runner')
+    if runner is not None and hasattr(runner, 'Runner'):
+        _patch_mmengine_runner()
+    elif not any(isinstance(f, _PostImportHook) and f.name == 'mmengine.runner' for f in sys.meta_path):
+        sys.meta_path.insert(0, _PostImportHook('mmengine.runner', _patch_mmengine_runner))
+    return True
