@@ -20,7 +20,8 @@ from mmengine.registry import MODELS
 from torch import nn
 
 from ..cls.model import build_loss, labels_from_samples
-from ..inject import build_block, insert_nonlocal
+from ..frames import FramesNonlocal
+from ..inject import insert_nonlocal
 
 __all__ = ['RTM', 'ClipNonlocal', 'ClipDataPreprocessor', 'BatchHardTripletLoss', 'load_backbone_weights']
 
@@ -55,34 +56,24 @@ class ClipDataPreprocessor(BaseDataPreprocessor):
 
 
 @MODELS.register_module()
-class ClipNonlocal(nn.Module):
+class ClipNonlocal(FramesNonlocal):
     """A 3D block over a clip's T x H x W maps, placed where the host sees frames (B*T x C x H x W).
 
     ``block`` is the 3D block's config (``dict(type='SNL', reduction=2)``); the clip length is set by the owner
     (:class:`RTM` sets ``clip_len`` before every forward). Frames of a clip must be consecutive in the batch.
     """
+    frames_name = 'clip_len'
 
     def __init__(self, in_channels: int, dim: int = 2, block: Optional[dict] = None):
-        super().__init__()
-        if dim != 2:
-            raise ValueError(f'ClipNonlocal goes where the host has 2D frame maps (B*T x C x H x W), got dim={dim}')
-        if not isinstance(block, dict) or 'type' not in block:
-            raise ValueError(f'ClipNonlocal needs block=dict(type=..., ...), got {block!r}')
-        self.block = build_block(dict(block, dim=3), in_channels, 3)
-        self.clip_len: Optional[int] = None
+        super().__init__(in_channels, block, None, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t = self.clip_len
-        if t is None:
-            raise RuntimeError('ClipNonlocal.clip_len is not set: its owner must set the number of frames per clip')
-        n, c, h, w = x.shape
-        if n % t:
-            raise ValueError(f'ClipNonlocal: {n} frames are not a whole number of clips of {t}')
-        y = self.block(x.view(n // t, t, c, h, w).transpose(1, 2))
-        return y.transpose(1, 2).reshape(n, c, h, w)
+    @property
+    def clip_len(self) -> Optional[int]:
+        return self.num_frames
 
-    def extra_repr(self) -> str:
-        return f'clip_len={self.clip_len}'
+    @clip_len.setter
+    def clip_len(self, value: Optional[int]) -> None:
+        self.num_frames = value
 
 
 @MODELS.register_module()

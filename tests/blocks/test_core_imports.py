@@ -31,8 +31,10 @@ def test_blocks_import_and_run_without_host_libraries():
             warnings.simplefilter('always')
             import snl_plugins.blocks
             from snl_plugins import SNL, NonlocalStage, insert_nonlocal, ops
+            from snl_plugins.frames import FramesNonlocal
         x = torch.randn(2, 8, 4, 4)
         y = SNL(8)(x) + NonlocalStage(8, unit='gSNL', num_units=2)(x)
+        y = y + FramesNonlocal(8, dict(type='SNL'), num_frames=2)(x)
         model = nn.Sequential(nn.Conv2d(3, 8, 1), nn.ReLU(), nn.Conv2d(8, 8, 1))
         insert_nonlocal(model, [dict(type='SNL', at='2', position='before')])
         try:
