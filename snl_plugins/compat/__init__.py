@@ -53,16 +53,17 @@ from typing import Callable, List, Tuple
 
 # _imports and mmcv_ext may be in sys.modules already, loaded by the start-up hook (see .startup) under these names
 # without this package: these imports then bind those very modules (as attributes too), so each is loaded once.
-from . import _imports, mmcv_ext
-from . import checkpoint_trust, install, mmaction_drn, mmaction_head, mmengine_checkpoint
-from ._imports import _has_module_file, _package_dir, _PostImportHook
-from .checkpoint_trust import (TRUST_ENV, UntrustedCheckpointError, _restricted_getattr, checkpoint_safe_globals,
-                               load_from_local, trusted_checkpoints)
+from . import _imports, mmcv_ext  # noqa: F401
+from . import checkpoint_trust, install, mmaction_drn, mmaction_head, mmengine_checkpoint  # noqa: F401
+# the names of the former single module, kept importable from here
+from ._imports import _has_module_file, _package_dir, _PostImportHook  # noqa: F401
+from .checkpoint_trust import (TRUST_ENV, UntrustedCheckpointError, _restricted_getattr,  # noqa: F401
+                               checkpoint_safe_globals, load_from_local, trusted_checkpoints)
 from .install import check_install
-from .mmaction_drn import DRN, mmaction_drn_missing
-from .mmaction_head import mmaction_head_numpy_bfloat16
-from .mmcv_ext import FULL_MMCV_HINT, MmcvOpsUnavailableError, mmcv_ext_missing
-from .mmengine_checkpoint import _torch_defaults_to_weights_only, mmengine_loader_lacks_weights_only
+from .mmaction_drn import DRN, mmaction_drn_missing  # noqa: F401
+from .mmaction_head import mmaction_head_numpy_bfloat16  # noqa: F401
+from .mmcv_ext import FULL_MMCV_HINT, MmcvOpsUnavailableError, mmcv_ext_missing  # noqa: F401
+from .mmengine_checkpoint import _torch_defaults_to_weights_only, mmengine_loader_lacks_weights_only  # noqa: F401
 
 __all__ = ['apply', 'applied', 'check_install', 'checkpoint_safe_globals', 'load_from_local',
            'MmcvOpsUnavailableError', 'trusted_checkpoints', 'UntrustedCheckpointError', 'TRUST_ENV']

@@ -1,5 +1,5 @@
 """VTN (Kozlov et al. 2019) as an mmaction2 head, ``VTNHead``: ``Recognizer2D`` + a per-frame 2D ``ResNet(depth=34)``
-+ VTN's temporal encoder (:class:`snl_plugins.transformer.VTNEncoder`) + a per-step classifier averaged over T.
++ VTN's temporal encoder (:class:`snl_plugins.mmaction.vtn_encoder.VTNEncoder`) + a per-step classifier averaged over T.
 
 The attention of every encoder layer is ``attention=dict(...)``: VTN's multi-head self-attention (default) or one of
 our blocks in 1D over T (``dict(type='SNL', reduction=2)``: the paper's "VTN + SNL"). Clips are ``clip_len`` frames;
@@ -12,7 +12,7 @@ from mmaction.models.heads import BaseHead
 from mmengine.model.weight_init import normal_init
 from torch import Tensor, nn
 
-from ..transformer import VTNEncoder
+from .vtn_encoder import VTNEncoder
 from .registry import MODELS
 
 __all__ = ['VTNHead']
@@ -29,7 +29,7 @@ class VTNHead(BaseHead):
         num_classes, in_channels: as every mmaction2 head (``in_channels`` = the backbone's, 512 for ResNet-34).
         clip_len: frames per clip (16 in VTN); also the rows of the position embedding.
         embed_channels: the encoder width (512 in VTN).
-        num_layers, ffn_channels, dropout, attention: see :class:`snl_plugins.transformer.VTNEncoder`.
+        num_layers, ffn_channels, dropout, attention: see :class:`snl_plugins.mmaction.vtn_encoder.VTNEncoder`.
         init_std: std of ``fc_cls``'s normal initialisation (0.02 in VTN; bias 0).
         kwargs: ``BaseHead``'s (``loss_cls``, ``average_clips``, ``topk``, ...).
     """

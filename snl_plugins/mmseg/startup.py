@@ -7,7 +7,7 @@ now does nothing; re-run ``install`` (either command) to get the hook back.
 """
 import sys
 
-from ..compat.startup import PTH_NAME, default_site_dir, install, pth_line, uninstall
+from ..compat.startup import PTH_NAME, default_site_dir, install, pth_line, uninstall  # noqa: F401
 from ..compat.startup import main as _main
 
 __all__ = ['PTH_NAME', 'default_site_dir', 'install', 'main', 'pth_line', 'uninstall']

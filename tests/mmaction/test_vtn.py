@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 
 from snl_plugins.mmaction import VTNHead
-from snl_plugins.transformer import ATTENTIONS, VTNEncoder
+from snl_plugins.mmaction.vtn_encoder import ATTENTIONS, VTNEncoder
 
 ROOT = Path(__file__).resolve().parents[2]
 VTN_CONFIGS = sorted((ROOT / 'configs' / 'recognition' / 'vtn').glob('*.py'))

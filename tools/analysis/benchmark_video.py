@@ -97,7 +97,7 @@ def _build(kind, name, device):
         from snl_plugins import A2, CGNL, NL, NS, SNL, gSNL  # noqa: F401
         return eval(BLOCKS[name]).to(device).train()
     if kind == 'vtn':
-        from snl_plugins.transformer import VTNEncoder
+        from snl_plugins.mmaction.vtn_encoder import VTNEncoder
         return VTNEncoder(VTN_WIDTH, num_positions=max(int(t) for t in VTN_LENGTHS),
                           attention=VTN_ATTENTIONS[name]).to(device).train()
     import snl_plugins  # noqa: F401
