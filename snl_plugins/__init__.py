@@ -1,7 +1,7 @@
 """Spectral non-local blocks (SNL, gSNL) and their baselines, as plug-ins for timm and OpenMMLab."""
 from . import compat
 
-compat.apply()  # workarounds for upstream defects, each only where present (see compat.py)
+compat.apply()  # workarounds for upstream defects, each only where present (see snl_plugins/compat/)
 
 import importlib
 import importlib.util

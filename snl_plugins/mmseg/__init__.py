@@ -9,7 +9,7 @@
 Blocks inside mmseg backbones need nothing from here: ``InjectNonlocal`` lives in mmengine's root ``MODELS``, which
 mmseg's registry falls back to. ``import snl_plugins`` does not import this module (``mmseg.models`` costs over a
 second to import); configs load it with ``custom_imports=dict(imports=['snl_plugins', 'snl_plugins.mmseg'])``.
-For mmsegmentation's own ``tools/train.py`` with mmcv-lite, see :mod:`snl_plugins.mmseg.startup`.
+For mmsegmentation's own ``tools/train.py`` with mmcv-lite, see :mod:`snl_plugins.compat.startup`.
 """
 import snl_plugins  # noqa: F401  (core blocks, InjectNonlocal; applies the mmcv-lite workarounds before mmseg loads)
 
