@@ -533,7 +533,7 @@ except ImportError:  # no mmengine: the other sections still run
 
 def _runner_has_cpu_amp() -> bool:
     try:
-        from snl_plugins import runner
+        from snl_plugins import apis as runner
     except ImportError:
         return False
     return hasattr(runner, 'AMP_DTYPES')

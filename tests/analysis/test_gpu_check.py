@@ -183,7 +183,7 @@ def test_gpu_size_training_configs_build_and_load(tmp_path):
         from snl_plugins.analysis import gpu_check as gc
         from snl_plugins.mmaction.demo import write_moving_digits
         from snl_plugins.mmseg.demo import write_digit_scenes
-        from snl_plugins.runner import setup_scope
+        from snl_plugins.apis import setup_scope
         out = Path({str(tmp_path)!r})
         data = write_moving_digits(out / 'ucf', n_train_groups=1, n_test_groups=1, clips_per_group=1)
         cfgs = [gc._i3d_config(out / 'i3d.py', data, 2, 4, 0, True, out / 'p.jsonl'),

@@ -259,7 +259,7 @@ def test_every_tool_on_a_block_in_a_video_head(request, tmp_path):
 
 def _test_run(cfg, ckpt, work_dir):
     """tools/test.py in-process: a real work dir with the metrics as the family logs them."""
-    from snl_plugins.runner import test
+    from snl_plugins.apis import test
     return test([cfg, ckpt, '--work-dir', str(work_dir)])
 
 

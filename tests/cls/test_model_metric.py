@@ -9,7 +9,7 @@ from mmengine.registry import METRICS, MODELS, init_default_scope
 
 import snl_plugins  # noqa: F401
 from snl_plugins.cls import Accuracy, TimmClassifier
-from snl_plugins import runner
+from snl_plugins import apis as runner
 from snl_plugins.cls.model import _import_timm_models
 
 _import_timm_models()

@@ -10,7 +10,7 @@ from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
 import snl_plugins  # noqa: F401  (registers CPUAmpOptimWrapper)
-from snl_plugins import runner
+from snl_plugins import apis as runner
 from snl_plugins.engine import CPUAmpOptimWrapper
 
 ROOT = Path(__file__).resolve().parents[2]
