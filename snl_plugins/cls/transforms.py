@@ -6,33 +6,14 @@ data preprocessor's job (``mean`` / ``std`` in ``TimmClassifier(data_preprocesso
 """
 from __future__ import annotations
 
-import copy
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable
 
 import numpy as np
 import torch
 
+from ..engine.images import build_transform, build_transforms, load_image
+
 __all__ = ['build_transform', 'build_transforms', 'ApplyToImage', 'PackClsInputs', 'load_image']
-
-
-def build_transform(cfg: Union[dict, Callable]) -> Callable:
-    if callable(cfg) and not isinstance(cfg, dict):
-        return cfg
-    cfg = copy.deepcopy(dict(cfg))
-    t = cfg.pop('type')
-    if isinstance(t, str):
-        from torchvision.transforms import v2
-        if not hasattr(v2, t):
-            raise KeyError(f'Unknown transform type {t!r}: expected a class of torchvision.transforms.v2 '
-                           '(e.g. RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize, CenterCrop)')
-        t = getattr(v2, t)
-    # configs hold lists; torchvision wants tuples for sizes
-    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
-    return t(**cfg)
-
-
-def build_transforms(cfgs: Optional[Sequence[Union[dict, Callable]]]) -> List[Callable]:
-    return [build_transform(c) for c in (cfgs or [])]
 
 
 class ApplyToImage:
@@ -60,15 +41,3 @@ class PackClsInputs:
 
     def __repr__(self):
         return 'PackClsInputs()'
-
-
-def load_image(path: str) -> torch.Tensor:
-    """An image file as an RGB uint8 CHW tensor (grey and CMYK images are converted, as CUB has some)."""
-    import os
-
-    from PIL import Image
-    from torchvision.transforms.v2.functional import pil_to_tensor
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'Image file not found: {path}')
-    with Image.open(path) as im:
-        return pil_to_tensor(im.convert('RGB'))

@@ -45,7 +45,7 @@ import torch
 from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS
 
-from ..cls.transforms import load_image
+from ..engine.images import load_image
 from .transforms import build_clip_transforms
 
 __all__ = ['VideoReIDDataset', 'Mars', 'iLIDSVID', 'PRID2011', 'sample_clips', 'SAMPLINGS']

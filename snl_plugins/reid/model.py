@@ -19,7 +19,7 @@ from mmengine.model import BaseDataPreprocessor, BaseModel
 from mmengine.registry import MODELS
 from torch import nn
 
-from ..cls.model import build_loss, labels_from_samples
+from ..engine.losses import build_loss, labels_from_samples
 from ..frames import FramesNonlocal
 from ..inject import insert_nonlocal
 

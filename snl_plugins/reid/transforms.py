@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 
-from ..cls.transforms import build_transform as _build_v2
+from ..engine.images import build_transform as _build_v2
 
 __all__ = ['Random2DTranslation', 'build_clip_transforms']
 
