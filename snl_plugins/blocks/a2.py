@@ -4,7 +4,7 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from ..ops import Affinity, accumulation_dtype, combine, project
+from ..ops import Affinity, accumulation_dtype, combine, low_precision, project
 from .base import NonlocalBlock
 
 
@@ -61,7 +61,7 @@ class A2(NonlocalBlock):
         """phi's features, theta's and rho's logits. The logits in float32 for a float16 / bfloat16 input or under
         autocast: rounded to float16 at the scale of post-ReLU features (1e3) they are off by ~0.5, and a softmax of
         them by a factor of e^0.5."""
-        if accumulation_dtype(flat.dtype) == flat.dtype and not torch.is_autocast_enabled(flat.device.type):
+        if not low_precision(flat):
             return project(flat, [self.phi.weight, self.theta.weight, self.rho.weight])
         with torch.autocast(flat.device.type, enabled=False):
             acc = accumulation_dtype(flat.dtype)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..ops import (KERNELS, NORMALIZATIONS, SOFTMAX_KERNELS, Affinity, accumulation_dtype, check_choice,
-                   dot_affinity, project, softmax_affinity)
+                   dot_affinity, low_precision, project, softmax_affinity)
 from ..ops.affinity import check_path
 from .norm import build_norm_layer
 
@@ -136,14 +136,10 @@ class NonlocalBlock(nn.Module):
             y = call_in_dtype(self, x.to(acc), None if affinity is None else affinity.to(acc))
         return y.to(x.dtype)
 
-    def needs_float32(self, x: Tensor) -> bool:
-        return self.float32_branch and (accumulation_dtype(x.dtype) != x.dtype
-                                        or torch.is_autocast_enabled(x.device.type))
-
     def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if not torch.jit.is_scripting():  # TorchScript cannot compile the message formatting
             self.check_input(x)
-            if self.needs_float32(x):
+            if self.float32_branch and low_precision(x):
                 return self.forward_float32(x, affinity)
         out = self.normalized_branch(x, affinity)
         if self.relu:
@@ -213,9 +209,7 @@ class AffinityEmbedding:
     def compute_affinity(self, x: Tensor, weights: Optional[List[Tensor]] = None) -> Affinity:
         """The affinity of an input ``x`` (B x C1 x spatial); ``weights`` in place of phi's and psi's."""
         if not torch.jit.is_scripting():
-            if self.materialises_softmax() and accumulation_dtype(x.dtype) != x.dtype:
-                return self.compute_affinity_float32(x)
-            if self.materialises_softmax() and torch.is_autocast_enabled(x.device.type):
+            if self.materialises_softmax() and low_precision(x):
                 return self.compute_affinity_float32(x)
         flat = x.flatten(2)
         query, key = flat, flat  # the Gaussian kernel has no embeddings

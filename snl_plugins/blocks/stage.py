@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from ..ops import Affinity
+from ..ops import Affinity, low_precision
 from .base import AffinityEmbedding, NonlocalBlock
 from .nl import NL, NS
 from .snl import SNL, gSNL
@@ -62,7 +62,7 @@ class NonlocalStage(AffinityEmbedding, NonlocalBlock):
     def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if not torch.jit.is_scripting():
             self.check_input(x)
-            if self.needs_float32(x):  # the units follow the stage's affinity (see float32_branch)
+            if self.float32_branch and low_precision(x):  # the units follow the stage's affinity (float32_branch)
                 return self.forward_float32(x, affinity)
         if affinity is None:
             affinity = self.compute_affinity(x)

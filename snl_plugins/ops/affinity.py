@@ -47,6 +47,11 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
+def low_precision(x: Tensor) -> bool:
+    """Whether ``x``'s operations run in float16 / bfloat16: its dtype, or autocast on its device."""
+    return accumulation_dtype(x.dtype) != x.dtype or torch.is_autocast_enabled(x.device.type)
+
+
 class Affinity:
     """A batch of affinity matrices ``A`` (B x N x M), in whichever form is cheapest to apply.
 
