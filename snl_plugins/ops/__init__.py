@@ -7,6 +7,6 @@ from .pointwise import combine, project
 
 __all__ = [
     'Affinity', 'FACTORISED_CROSSOVER', 'KERNELS', 'NORMALIZATIONS', 'PATHS', 'SOFTMAX_KERNELS', 'accumulation_dtype',
-    'chebyshev_matrix', 'chebyshev_terms', 'check_choice', 'choose_path', 'combine', 'dot_affinity', 'low_precision', 'lowrank_affinity',
-    'normalize_dense', 'project', 'safe_pow', 'softmax_affinity'
+    'chebyshev_matrix', 'chebyshev_terms', 'check_choice', 'choose_path', 'combine', 'dot_affinity', 'low_precision',
+    'lowrank_affinity', 'normalize_dense', 'project', 'safe_pow', 'softmax_affinity'
 ]

@@ -210,7 +210,8 @@ def lowrank_affinity(left: Tensor, right: Tensor, normalize: str = 'none', scale
     in the input's dtype. After rebalancing, ``Z R^T`` is a weighted mean of Z's columns (weights of total mass 1
     for non-negative factors), and ``L`` holds A's row mass (``sum_k L_ki = d_i`` when R >= 0; 1 under 'row'):
     neither product can leave float16's range unless Z or A Z does. ``beta`` is cut from the graph: ``L^T R``
-    does not depend on it, so gradients are exact. In float32 and float64 the same code runs, with no extra rounding of note.
+    does not depend on it, so gradients are exact. In float32 and float64 the same code runs, with no extra rounding
+    of note.
     """
     if not torch.jit.is_scripting():
         check_choice('normalize', normalize, ('sym', 'row', 'none'))
