@@ -5,6 +5,25 @@ import subprocess
 import sys
 import textwrap
 
+def installed(dist: str) -> str:
+    """The installed version of a distribution, or '' (read from its metadata, not from the code under test)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return ''
+
+
+def stack_is(**versions: str) -> bool:
+    """Whether the installed stack is the one whose defects a test is about: ``stack_is(mmaction2='1.2.0')``;
+    the value '*' only asks that the distribution is installed. The tests' skip conditions are decided from package
+    metadata, never by the detection code under test."""
+    return all(installed(d) and (v == '*' or installed(d) == v) for d, v in versions.items())
+
+
+DEFECTIVE_STACK = stack_is(**{'mmaction2': '1.2.0', 'mmcv-lite': '*', 'mmengine': '0.10.7'})
+TORCH_WEIGHTS_ONLY_DEFAULT = tuple(int(p) for p in installed('torch').split('+')[0].split('.')[:2]) >= (2, 6)
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -1,20 +1,17 @@
 """mmengine checkpoints load under torch >= 2.6 after `import snl_plugins`, and untrusted pickles are refused."""
 import pytest
 
-from snl_plugins import compat
 
-from _compat_subproc import run_python
+from _compat_subproc import DEFECTIVE_STACK, TORCH_WEIGHTS_ONLY_DEFAULT, run_python
 
-pytestmark = pytest.mark.skipif(not (compat._torch_defaults_to_weights_only()
-                                     and compat.mmengine_loader_lacks_weights_only()),
-                                reason='needs mmengine whose load_from_local lacks weights_only, torch >= 2.6')
+pytestmark = pytest.mark.skipif(not (DEFECTIVE_STACK and TORCH_WEIGHTS_ONLY_DEFAULT),
+                                reason='about mmengine 0.10.7 (load_from_local without weights_only) on torch >= 2.6')
 
 SCRIPT = '''
 import json, os, os.path as osp, pickle, sys, tempfile
 import torch
 from torch import nn
 import snl_plugins
-from snl_plugins import compat
 out = dict(runner_imported_early='mmengine.runner' in sys.modules)
 from mmengine.model import BaseModel
 from mmengine.runner import Runner

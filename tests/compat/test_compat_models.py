@@ -1,12 +1,11 @@
 """mmaction.models and mmseg.models import and run after `import snl_plugins` (drn and mmcv._ext placeholders)."""
 import pytest
 
-from snl_plugins import compat
 
-from _compat_subproc import run_python
+from _compat_subproc import DEFECTIVE_STACK, run_python
 
-pytestmark = pytest.mark.skipif(not (compat.mmaction_drn_missing() and compat.mmcv_ext_missing()),
-                                reason='needs the defective stack (mmaction2 1.2.0 without drn, mmcv-lite)')
+pytestmark = pytest.mark.skipif(not DEFECTIVE_STACK, reason='about the defective stack (mmaction2 1.2.0 without drn, '
+                                'mmcv-lite, mmengine 0.10.7)')
 
 
 def test_openmmlab_models_import_and_run():
