@@ -1,7 +1,6 @@
 """mmengine checkpoints load under torch >= 2.6 after `import snl_plugins`, and untrusted pickles are refused."""
 import pytest
 
-
 from _compat_subproc import DEFECTIVE_STACK, TORCH_WEIGHTS_ONLY_DEFAULT, run_python
 
 pytestmark = pytest.mark.skipif(not (DEFECTIVE_STACK and TORCH_WEIGHTS_ONLY_DEFAULT),
@@ -12,6 +11,7 @@ import json, os, os.path as osp, pickle, sys, tempfile
 import torch
 from torch import nn
 import snl_plugins
+from snl_plugins import compat
 out = dict(runner_imported_early='mmengine.runner' in sys.modules)
 from mmengine.model import BaseModel
 from mmengine.runner import Runner

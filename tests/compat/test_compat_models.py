@@ -1,7 +1,6 @@
 """mmaction.models and mmseg.models import and run after `import snl_plugins` (drn and mmcv._ext placeholders)."""
 import pytest
 
-
 from _compat_subproc import DEFECTIVE_STACK, run_python
 
 pytestmark = pytest.mark.skipif(not DEFECTIVE_STACK, reason='about the defective stack (mmaction2 1.2.0 without drn, '
