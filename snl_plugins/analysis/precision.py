@@ -274,7 +274,7 @@ def _fmt(v: float) -> str:
 def to_markdown(rows: List[dict]) -> str:
     """One table row per case, shape, scale and mode (errors, finite, whether within ``TOLERANCE``, time)."""
     lines = ['| block | input | scale | mode | finite | out | branch | grad | phi/psi grad | float32 grad | '
-             'loss scale | within tol. | time (ms) | float64 (ms) |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+             'loss scale | within tol. | time (ms) | float64 (ms) |', '|' + '---|' * 14]
     for r in rows:
         shape = 'x'.join(map(str, r['shape']))
         if 'skipped' in r:
