@@ -27,8 +27,8 @@ from torch import Tensor, nn
 from ..blocks import A2, CGNL, NL, NS, SNL, NonlocalStage, gSNL
 
 __all__ = ['MODES', 'REDUCED_MODES', 'CASES', 'TOLERANCE', 'GRAD_TOLERANCE', 'EMBEDDING_GRAD_TOLERANCE',
-           'ROUNDING_RATIO', 'STORED_FACTOR', 'KNOWN_GAPS', 'known_gap', 'within_tolerance', 'make_trained_like',
-           'measure', 'run_matrix', 'to_markdown']
+           'ROUNDING_RATIO', 'STORED_FACTOR', 'KNOWN_GAPS', 'known_gap', 'tolerance_basis', 'within_tolerance',
+           'make_trained_like', 'measure', 'run_matrix', 'to_markdown']
 
 # name: (parameter dtype, input dtype, autocast dtype or None, TF32 matmuls)
 MODES = {
@@ -115,15 +115,28 @@ def within_tolerance(row: dict) -> bool:
     are 1e-80 against 1e-8), the case is ill-conditioned and a mode's rounding is amplified alike; or, for a float16
     / bfloat16 module, within ``STORED_FACTOR`` times the error of float64 arithmetic on the input and weights
     stored in that dtype (what no computation on them can undo)."""
+    return tolerance_basis(row) != 'outside'
+
+
+def tolerance_basis(row: dict) -> str:
+    """On what a row is within the tolerances: 'tolerance' (every error within the mode's tolerance),
+    'ill-conditioned' (some error only within ``ROUNDING_RATIO`` times float32's), 'stored input' (only within
+    ``STORED_FACTOR`` times what the input and weights stored in a float16 / bfloat16 module cost), or 'outside'."""
     if not row['finite']:
-        return False
-    ratio = ROUNDING_RATIO[row['mode']]
+        return 'outside'
     mode = row['mode']
     tol = {'out': TOLERANCE[mode], 'branch': TOLERANCE[mode], 'grad': GRAD_TOLERANCE[mode],
            'embedding_grad': EMBEDDING_GRAD_TOLERANCE[mode]}
     stored = row.get('stored') or {}
-    return all(not row[k] > max(tol[k], ratio * row['float32'][k], STORED_FACTOR * stored.get(k, 0.0))
-               for k in tol)
+    over = [k for k in tol if row[k] > tol[k]]  # NaN (no branch in a float16 module) compares False
+    if not over:
+        return 'tolerance'
+    if all(row[k] <= ROUNDING_RATIO[mode] * row['float32'][k] for k in over):
+        return 'ill-conditioned'
+    if all(row[k] <= max(ROUNDING_RATIO[mode] * row['float32'][k], STORED_FACTOR * stored.get(k, 0.0))
+           for k in over):
+        return 'stored input'
+    return 'outside'
 
 
 def make_trained_like(block: nn.Module, seed: int = 0) -> nn.Module:
@@ -235,7 +248,7 @@ def measure(factory: Callable[[int, int], nn.Module], shape: Sequence[int], scal
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
         row = dict(mode=mode, shape=list(shape), scale=scale, finite=finite, **errors(run, rounded_input),
                    loss_scale=loss_scale, seconds=run['seconds'], reference_seconds=ref['seconds'])
-        row['float32'] = {k: rows[0][k] for k in ERRORS} if rows else dict(row)
+        row['float32'] = {k: (rows[0] if rows else row)[k] for k in ERRORS}  # rows[0]: the float32 run
         row['stored'] = stored.get(input_dtype)
         row['within_tolerance'] = within_tolerance(row)
         rows.append(row)
@@ -280,7 +293,9 @@ def to_markdown(rows: List[dict]) -> str:
         if 'skipped' in r:
             lines.append(f"| {r['case']} | {shape} | | | | | | | | | | skipped: {r['skipped']} | | |")
             continue
-        ok = 'yes' if r['within_tolerance'] else ('NO (known gap)' if r.get('gap') else 'NO')
+        basis = tolerance_basis(r)
+        ok = (('yes' if basis == 'tolerance' else f'yes ({basis})') if basis != 'outside'
+              else ('NO (known gap)' if r.get('gap') else 'NO'))
         lines.append(f"| {r['case']} | {shape} | {r['scale']:g} | {r['mode']} | {'yes' if r['finite'] else 'NO'} | "
                      f"{_fmt(r['out'])} | {_fmt(r['branch'])} | {_fmt(r['grad'])} | {_fmt(r['embedding_grad'])} | "
                      f"{_fmt(max(r['float32']['grad'], r['float32']['embedding_grad']))} | {r['loss_scale']:g} | "

@@ -14,10 +14,12 @@ import os
 import platform
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from snl_plugins.analysis.precision import CASES, MODES, REDUCED_MODES, run_matrix, to_markdown  # noqa: E402
+from snl_plugins.analysis.precision import (CASES, MODES, REDUCED_MODES, run_matrix, to_markdown,  # noqa: E402
+                                            tolerance_basis)
 
 # B x C1 x spatial; N from 1024 to 16x56x56
 USER_SHAPES = ['2x64x32x32', '1x64x64x64', '1x64x128x128', '1x64x8x28x28', '1x64x16x56x56']
@@ -37,7 +39,13 @@ def main(argv=None):
                         help='largest N for the fused softmax (N^2 time; float64 on a CPU: minutes at 128 x 128)')
     parser.add_argument('--quick', action='store_true', help='small sizes and a few cases (a smoke run)')
     parser.add_argument('--out', default='work_dirs/precision')
+    parser.add_argument('--render', metavar='JSON', help='write precision.md from an earlier run\'s precision.json')
     args = parser.parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            data = json.load(f)
+        print(write_markdown(data['meta'], data['rows'], args.out))
+        return
     shapes = args.shapes or (QUICK_SHAPES if args.quick else USER_SHAPES)
     cases = args.cases or (QUICK_CASES if args.quick else list(CASES))
     t0 = time.perf_counter()
@@ -45,20 +53,32 @@ def main(argv=None):
                       args.device, dict(dense=args.dense_limit, fused=args.fused_limit),
                       log=lambda m: print(m, flush=True))
     seconds = time.perf_counter() - t0
-    os.makedirs(args.out, exist_ok=True)
     import torch
     device = torch.cuda.get_device_name() if args.device.startswith('cuda') else platform.processor() or 'CPU'
     meta = dict(command=' '.join(sys.argv), device=device, torch=torch.__version__, threads=torch.get_num_threads(),
                 seconds=round(seconds, 1), load=os.getloadavg())
+    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, 'precision.json'), 'w') as f:
         json.dump(dict(meta=meta, rows=rows), f, indent=1)
-    failed = [r for r in rows if 'within_tolerance' in r and not r['within_tolerance']]
-    md = (f"Device: {device}; torch {torch.__version__}, {meta['threads']} threads; {seconds:.0f} s; load "
-          f"{meta['load'][0]:.1f}.\n\n{len(rows)} rows, {len(failed)} outside the tolerances "
-          f"({sum(1 for r in failed if r.get('gap'))} of them known gaps).\n\n" + to_markdown(rows))
-    with open(os.path.join(args.out, 'precision.md'), 'w') as f:
+    print(write_markdown(meta, rows, args.out))
+
+
+def write_markdown(meta: dict, rows: list, out: str) -> str:
+    """precision.md: the run, counts per basis (``tolerance_basis``) and the table."""
+    measured = [r for r in rows if 'skipped' not in r]
+    bases = Counter(tolerance_basis(r) for r in measured)
+    gaps = sum(1 for r in measured if tolerance_basis(r) == 'outside' and r.get('gap'))
+    md = (f"Command: `{meta['command']}`. Device: {meta['device']}; torch {meta['torch']}, {meta['threads']} "
+          f"threads; {meta['seconds']:.0f} s; load {meta['load'][0]:.1f}.\n\n{len(measured)} rows: "
+          f"{bases['tolerance']} within the tolerances, {bases['ill-conditioned']} only within the mode's unit "
+          f"roundoff times float32's error (the case's conditioning), {bases['stored input']} only within "
+          f"what storing the input and weights in the dtype costs, {bases['outside']} outside ({gaps} of them known "
+          f"gaps).\n\n"
+          + to_markdown(rows))
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, 'precision.md'), 'w') as f:
         f.write(md)
-    print(md)
+    return md
 
 
 if __name__ == '__main__':
