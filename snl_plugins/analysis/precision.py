@@ -93,8 +93,6 @@ CASES: Dict[str, Tuple[Callable[[int, int], nn.Module], str]] = {
 # Measured gaps: cases whose errors exceed the tolerances at small N (finite all the same), by block name prefix and
 # dtype, with the input scales (low, high) and the reason as far as known. Not yet solved; listed in the tables.
 KNOWN_GAPS = {
-    ('NS dot row', 'float16'): (0.01, 0.01, "NS's signed dot kernel (no ReLU) row-normalised: degrees near zero; a "
-                                            "float16 module's rounded input moves them, and the gradients overflow"),
     ('Stage gSNL x3', 'bfloat16'): (0.01, 0.01, "three units share one affinity: the phi / psi gradient (orthogonal to "
                                          "their outputs, see EMBEDDINGS) sums three such terms; 0.5 at scale 0.01"),
 }
@@ -230,7 +228,8 @@ def measure(factory: Callable[[int, int], nn.Module], shape: Sequence[int], scal
                                               x.to(input_dtype).double(), gy.double(), None), True)
         # float16 gradients are trained with a dynamic loss scale (mmengine's AmpOptimWrapper, our
         # CPUAmpOptimWrapper): 2^16 first, halved while a gradient overflows, as GradScaler does
-        loss_scale = 2.0 ** 16 if torch.float16 in (autocast, param_dtype) else 1.0
+        scaled = torch.float16 in (autocast, param_dtype)
+        loss_scale = 2.0 ** 16 if scaled else 1.0
         previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
         try:
@@ -241,7 +240,7 @@ def measure(factory: Callable[[int, int], nn.Module], shape: Sequence[int], scal
                     block.zero_grad(set_to_none=True)
                 run = _run(block, x.to(input_dtype), gy.to(input_dtype), autocast, loss_scale)
                 finite = _finite(run)
-                if finite or loss_scale <= 2.0 ** -8 or loss_scale == 1.0:
+                if finite or not scaled or loss_scale <= 2.0 ** -16:
                     break
                 loss_scale /= 2
         finally:
