@@ -125,9 +125,6 @@ class NonlocalBlock(nn.Module):
     def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         raise NotImplementedError
 
-    def normalized_branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
-        return self.norm(self.branch(x, affinity))
-
     @torch.jit.unused
     def forward_float32(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         """``forward`` in float32 for a float16 / bfloat16 ``x`` (see ``float32_branch``), output in x's dtype."""
@@ -141,7 +138,7 @@ class NonlocalBlock(nn.Module):
             self.check_input(x)
             if self.float32_branch and low_precision(x):
                 return self.forward_float32(x, affinity)
-        out = self.normalized_branch(x, affinity)
+        out = self.norm(self.branch(x, affinity))
         if self.relu:
             out = F.relu(out)
         return x + out.to(x.dtype)  # under autocast the branch may come out in another dtype than x

@@ -177,14 +177,20 @@ def test_timm_classifier_compiles():
     assert [type(b).__name__ for b in blocks.values()] == ['SNL']
 
 
+def _openmmlab_scope(scope):
+    """Register an OpenMMLab library's modules and make its scope current for the test."""
+    import importlib
+
+    pytest.importorskip(scope)
+    from mmengine.registry import DefaultScope
+    importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=False)
+    with DefaultScope.overwrite_default_scope(scope):
+        yield
+
+
 @pytest.fixture
 def mmaction_scope():
-    pytest.importorskip('mmaction')
-    from mmaction.utils import register_all_modules
-    from mmengine.registry import DefaultScope
-    register_all_modules(init_default_scope=False)
-    with DefaultScope.overwrite_default_scope('mmaction'):
-        yield
+    yield from _openmmlab_scope('mmaction')
 
 
 @pytest.mark.slow
@@ -204,11 +210,7 @@ def test_mmaction_i3d_with_snl_compiles(mmaction_scope):
 def mmseg_scope():
     pytest.importorskip('mmseg')
     import snl_plugins.mmseg  # noqa: F401
-    from mmengine.registry import DefaultScope
-    from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        yield
+    yield from _openmmlab_scope('mmseg')
 
 
 @pytest.mark.slow
