@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from ..blocks import A2, CGNL, NL, NS, SNL, NonlocalStage, gSNL
 
 __all__ = ['MODES', 'REDUCED_MODES', 'CASES', 'TOLERANCE', 'GRAD_TOLERANCE', 'EMBEDDING_GRAD_TOLERANCE',
-           'ROUNDING_RATIO', 'STORED_FACTOR', 'KNOWN_GAPS', 'known_gap', 'tolerance_basis', 'within_tolerance',
+           'ROUNDING_RATIO', 'STORED_FACTOR', 'tolerance_basis', 'within_tolerance',
            'make_trained_like', 'measure', 'run_matrix', 'to_markdown']
 
 # name: (parameter dtype, input dtype, autocast dtype or None, TF32 matmuls)
@@ -88,24 +88,6 @@ CASES: Dict[str, Tuple[Callable[[int, int], nn.Module], str]] = {
     'CGNL dot': (_case(CGNL, groups=4), 'linear'),
     'CGNL Gaussian': (_case(CGNL, kernel='gaussian', groups=4), 'linear'),
 }
-
-
-# Measured gaps: cases whose errors exceed the tolerances at small N (finite all the same), by block name prefix and
-# dtype, with the input scales (low, high) and the reason as far as known. Not yet solved; listed in the tables.
-KNOWN_GAPS = {
-    ('Stage gSNL x3', 'bfloat16'): (0.01, 0.01, "phi's gradient 0.5 off in 1D (N = 24; psi's 1e-2): autocast computes "
-                                               "phi's output and its gradient in bfloat16; with the embeddings in "
-                                               "float32 it is 1.2e-2 (the affinity products are not the cause)"),
-}
-
-
-def known_gap(case: str, mode: str, scale: float) -> Optional[str]:
-    """The reason a case is a measured gap in this mode (``KNOWN_GAPS``), or None."""
-    dtype = 'bfloat16' if 'bfloat16' in mode else 'float16' if mode in ('autocast-float16', 'half') else None
-    for (prefix, gap_dtype), (low, high, reason) in KNOWN_GAPS.items():
-        if case.startswith(prefix) and dtype == gap_dtype and low <= scale <= high:
-            return reason
-    return None
 
 
 def within_tolerance(row: dict) -> bool:
@@ -274,7 +256,7 @@ def run_matrix(cases: Iterable[str], shapes: Iterable[Sequence[int]], scales: It
             for scale in scales:
                 t0 = time.perf_counter()
                 for row in measure(factory, shape, scale, modes, device):
-                    rows.append(dict(case=name, gap=known_gap(name, row['mode'], scale), **row))
+                    rows.append(dict(case=name, **row))
                 if log:
                     log(f'{name} {tuple(shape)} scale {scale:g}: {time.perf_counter() - t0:.1f} s')
     return rows
@@ -294,8 +276,7 @@ def to_markdown(rows: List[dict]) -> str:
             lines.append(f"| {r['case']} | {shape} | | | | | | | | | | skipped: {r['skipped']} | | |")
             continue
         basis = tolerance_basis(r)
-        ok = (('yes' if basis == 'tolerance' else f'yes ({basis})') if basis != 'outside'
-              else ('NO (known gap)' if r.get('gap') else 'NO'))
+        ok = ('yes' if basis == 'tolerance' else f'yes ({basis})') if basis != 'outside' else 'NO'
         lines.append(f"| {r['case']} | {shape} | {r['scale']:g} | {r['mode']} | {'yes' if r['finite'] else 'NO'} | "
                      f"{_fmt(r['out'])} | {_fmt(r['branch'])} | {_fmt(r['grad'])} | {_fmt(r['embedding_grad'])} | "
                      f"{_fmt(max(r['float32']['grad'], r['float32']['embedding_grad']))} | {r['loss_scale']:g} | "

@@ -159,6 +159,11 @@ class AffinityEmbedding:
     path='dense'.
     """
 
+    # True where the affinity of a float16 / bfloat16 input is computed from float32 embeddings (see
+    # ``compute_affinity_float32``) although its kernel would not need it: set by containers whose one affinity
+    # drives several units, so that its rounding is not amplified by each of them.
+    float32_affinity = False
+
     @classmethod
     def affinity_options(cls, kernel: str, normalize: Optional[str], symmetric: bool, use_scale: bool,
                          path: str) -> dict:
@@ -195,9 +200,10 @@ class AffinityEmbedding:
 
     @torch.jit.unused
     def compute_affinity_float32(self, x: Tensor) -> Affinity:
-        """A materialised softmax affinity of a float16 / bfloat16 ``x``, from float32 embeddings: bfloat16's 8 bits
-        leave a logit of 1e4 (post-ReLU inputs at scale 100) an error of ~40, and its softmax meaningless. The
-        N x N logits cost float32 anyway; the fused softmax (scaled_dot_product_attention) is not affected."""
+        """The affinity of a float16 / bfloat16 ``x`` from float32 embeddings, for a materialised softmax and where
+        ``float32_affinity`` asks for it: bfloat16's 8 bits leave a logit of 1e4 (post-ReLU inputs at scale 100) an
+        error of ~40, and its softmax meaningless. The N x N logits cost float32 anyway; the fused softmax
+        (scaled_dot_product_attention) is not affected."""
         with torch.autocast(x.device.type, enabled=False):
             acc = accumulation_dtype(x.dtype)
             weights = None if self.kernel == 'gaussian' else [self.phi.weight.to(acc), self.psi.weight.to(acc)]
@@ -206,7 +212,7 @@ class AffinityEmbedding:
     def compute_affinity(self, x: Tensor, weights: Optional[List[Tensor]] = None) -> Affinity:
         """The affinity of an input ``x`` (B x C1 x spatial); ``weights`` in place of phi's and psi's."""
         if not torch.jit.is_scripting():
-            if self.materialises_softmax() and low_precision(x):
+            if (self.float32_affinity or self.materialises_softmax()) and low_precision(x):
                 return self.compute_affinity_float32(x)
         flat = x.flatten(2)
         query, key = flat, flat  # the Gaussian kernel has no embeddings

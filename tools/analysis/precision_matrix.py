@@ -67,13 +67,11 @@ def write_markdown(meta: dict, rows: list, out: str) -> str:
     """precision.md: the run, counts per basis (``tolerance_basis``) and the table."""
     measured = [r for r in rows if 'skipped' not in r]
     bases = Counter(tolerance_basis(r) for r in measured)
-    gaps = sum(1 for r in measured if tolerance_basis(r) == 'outside' and r.get('gap'))
     md = (f"Command: `{meta['command']}`. Device: {meta['device']}; torch {meta['torch']}, {meta['threads']} "
           f"threads; {meta['seconds']:.0f} s; load {meta['load'][0]:.1f}.\n\n{len(measured)} rows: "
           f"{bases['tolerance']} within the tolerances, {bases['ill-conditioned']} only within the mode's unit "
           f"roundoff times float32's error (the case's conditioning), {bases['stored input']} only within "
-          f"what storing the input and weights in the dtype costs, {bases['outside']} outside ({gaps} of them known "
-          f"gaps).\n\n"
+          f"what storing the input and weights in the dtype costs, {bases['outside']} outside.\n\n"
           + to_markdown(rows))
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, 'precision.md'), 'w') as f:
