@@ -47,11 +47,9 @@ def affinity_products_in_float32() -> Iterator[None]:
 def cost_variants(channels: int = 512, inter_channels: Optional[int] = None) -> Dict[str, tuple]:
     """``{name: (block, autocast dtype or None, context)}``: the design and its alternatives."""
     snl = make_trained_like(SNL(channels, inter_channels=inter_channels, path='factorised'))
-    stage = make_trained_like(NonlocalStage(channels, unit='gSNL', num_units=3, inter_channels=inter_channels,
-                                        path='factorised'))
-    stage_low = make_trained_like(NonlocalStage(channels, unit='gSNL', num_units=3, inter_channels=inter_channels,
-                                            path='factorised'))
-    stage_low.float32_affinity = False
+    stage, stage_low = (make_trained_like(NonlocalStage(channels, unit='gSNL', num_units=3, path='factorised',
+                                                        inter_channels=inter_channels, float32_affinity=flag))
+                        for flag in (True, False))
     stage_low.load_state_dict(stage.state_dict())
     variants = {'SNL factorised, float32': (snl, None, contextlib.nullcontext)}
     for name, dtype in (('bfloat16', torch.bfloat16), ('float16', torch.float16)):

@@ -24,7 +24,7 @@ class A2(NonlocalBlock):
         num_descriptors: n (default m).
         dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
         norm_cfg: the norm after the branch, OpenMMLab style (``dict(type='BN')``, the default: the batch norm of
-            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', 'LN', or any norm in mmengine's ``MODELS``).
+            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', or any norm in mmengine's ``MODELS``).
         relu: a ReLU after the norm (the authors' segmentation head); needs ``zero_init=False``.
         zero_init: the norm's weight starts at 0, so that the block starts as the identity (default: ``not relu``).
     """

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from ..ops import (KERNELS, NORMALIZATIONS, SOFTMAX_KERNELS, Affinity, accumulation_dtype, check_choice,
                    dot_affinity, low_precision, project, softmax_affinity)
 from ..ops.affinity import check_path
-from .norm import build_norm_layer
+from .norm import build_block_norm
 
 _CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _SPATIAL = {1: 'L', 2: 'H x W', 3: 'T x H x W'}
@@ -85,7 +85,7 @@ class NonlocalBlock(nn.Module):
         self.relu = relu
         self.zero_init = zero_init
         if self.has_norm:
-            self.norm = build_norm_layer(norm_cfg, in_channels, dim)
+            self.norm = build_block_norm(norm_cfg, in_channels, dim)
         self.record_affinity = False
         self.affinity: Optional[Affinity] = None
 
@@ -159,6 +159,11 @@ class AffinityEmbedding:
     path='dense'.
     """
 
+    # Compile-time constants under TorchScript, which then compiles only the branches that exist: a unit of a
+    # NonlocalStage (``shared_affinity``) has no kernel, embeddings or key pooling of its own, the Gaussian kernel
+    # no embeddings.
+    __constants__ = ['shared_affinity', 'has_embeddings']
+
     # True where the affinity of a float16 / bfloat16 input is computed from float32 embeddings (see
     # ``compute_affinity_float32``) although its kernel would not need it: set by containers whose one affinity
     # drives several units, so that its rounding is not amplified by each of them.
@@ -178,21 +183,27 @@ class AffinityEmbedding:
         if key_pool is not None and symmetric:
             raise ValueError('sub-sampling the keys gives a non-square affinity, which cannot be symmetric')
         self.shared_affinity = False
+        self.has_embeddings = kernel != 'gaussian'
         self.kernel, self.normalize, self.symmetric = kernel, normalize, symmetric
         self.use_scale, self.path, self.embedding_relu = use_scale, path, embedding_relu
         self.key_pool = key_pool
         # unnormalised dot kernels grow with the cube of the input's scale; signed ones (no ReLU) can have degrees
         # near zero, which 'sym' / 'row' normalisation divides by
         self.float32_branch = kernel == 'dot' and (normalize in ('none', 'count') or not embedding_relu)
-        if kernel != 'gaussian':
+        if self.has_embeddings:
             self.phi = self.conv1x1(self.in_channels, self.inter_channels)
             self.psi = self.conv1x1(self.in_channels, self.inter_channels)
 
+    def init_shared_affinity(self) -> None:
+        """A unit of a ``NonlocalStage``: no affinity of its own; ``forward(x, affinity)`` takes the stage's."""
+        self.shared_affinity = True
+        self.has_embeddings = False
+        self.key_pool = None
+
     def subsample(self, t: Tensor, spatial: List[int]) -> Tensor:
         """Max-pool flattened keys / values (B x C x N) over space when sub-sampling is on."""
-        if hasattr(self, 'key_pool'):  # units of a stage have no affinity embedding of their own
-            if self.key_pool is not None:
-                return self.key_pool(t.unflatten(2, spatial)).flatten(2)
+        if self.key_pool is not None:
+            return self.key_pool(t.unflatten(2, spatial)).flatten(2)
         return t
 
     def materialises_softmax(self) -> bool:
@@ -218,7 +229,7 @@ class AffinityEmbedding:
         query, key = flat, flat  # the Gaussian kernel has no embeddings
         if weights is not None:
             query, key = project(flat, weights)
-        elif hasattr(self, 'phi'):
+        elif self.has_embeddings:
             query, key = project(flat, [self.phi.weight, self.psi.weight])
         key = self.subsample(key, x.shape[2:])
         scale: Optional[float] = None
@@ -232,7 +243,7 @@ class AffinityEmbedding:
 
     def own_affinity(self, x: Tensor) -> Affinity:
         """The affinity of ``x`` from this block's own embedding (kept when recording)."""
-        if hasattr(self, 'kernel'):  # a compile-time constant under TorchScript
+        if not self.shared_affinity:
             affinity = self.compute_affinity(x)
             if not torch.jit.is_scripting():
                 self.keep_affinity(affinity)

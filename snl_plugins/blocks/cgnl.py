@@ -34,7 +34,7 @@ class CGNL(NonlocalBlock):
         use_scale: divide by sqrt(N Cs / G).
         dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
         norm_cfg: the norm after the branch, OpenMMLab style (default ``dict(type='GN', num_groups=groups)``;
-            'BN', 'SyncBN', 'IN', 'LN', or any norm in mmengine's ``MODELS``).
+            'BN', 'SyncBN', 'IN', or any norm in mmengine's ``MODELS``).
         relu: a ReLU after the norm (the authors' segmentation head); needs ``zero_init=False``.
         zero_init: the norm's weight starts at 0, so that the block starts as the identity (default: ``not relu``).
     """

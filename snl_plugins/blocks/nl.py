@@ -23,7 +23,7 @@ ARGS_DOC = """
         sub_sample: max-pool keys and values 2 x 2 over space (Wang et al.; NL only).
         dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
         norm_cfg: the norm after the branch, OpenMMLab style (``dict(type='BN')``, the default: the batch norm of
-            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', 'LN', or any norm in mmengine's ``MODELS``).
+            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', or any norm in mmengine's ``MODELS``).
         relu: a ReLU after the norm (the authors' segmentation head); needs ``zero_init=False``.
         zero_init: the norm's weight starts at 0, so that the block starts as the identity (default: ``not relu``).
         shared_affinity: no embeddings of its own; ``forward(x, affinity)`` takes the affinity (``NonlocalStage``).
@@ -44,12 +44,13 @@ class _AffinityBlock(AffinityEmbedding, NonlocalBlock):
                              'sub-sampled')
         super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
                          norm_cfg=norm_cfg, relu=relu, zero_init=zero_init)
-        self.shared_affinity = shared_affinity
-        if not shared_affinity:
+        if shared_affinity and sub_sample:
+            raise ValueError('sub_sample belongs to the affinity: a unit with shared_affinity=True has none')
+        if shared_affinity:
+            self.init_shared_affinity()
+        else:
             self.init_affinity(**self.affinity_options(kernel, normalize, symmetric, use_scale, path),
                                key_pool=subsample_pool(dim) if sub_sample else None)
-        elif sub_sample:
-            raise ValueError('sub_sample belongs to the affinity: a unit with shared_affinity=True has none')
         self.g = self.conv1x1(in_channels, self.inter_channels)
         self.w = self.conv1x1(self.inter_channels, in_channels)
         self.init_weights()

@@ -30,7 +30,7 @@ class SNL(AffinityEmbedding, NonlocalBlock):
             kernel's low-rank form, O(N Cs^2), never N x N).
         dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
         norm_cfg: the norm after the branch, OpenMMLab style (``dict(type='BN')``, the default: the batch norm of
-            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', 'LN', or any norm in mmengine's ``MODELS``).
+            ``dim``; 'SyncBN', 'GN' with ``num_groups``, 'IN', or any norm in mmengine's ``MODELS``).
         relu: a ReLU after the norm (the authors' segmentation head); needs ``zero_init=False``.
         zero_init: the norm's weight starts at 0, so that the block starts as the identity (default: ``not relu``).
         shared_affinity: no phi / psi of its own; ``forward(x, affinity)`` takes the affinity (``NonlocalStage``).
@@ -39,7 +39,7 @@ class SNL(AffinityEmbedding, NonlocalBlock):
     (``docs/precision.md``).
     """
     order: int = 1
-    __constants__ = ['order']
+    __constants__ = AffinityEmbedding.__constants__ + ['order']
 
     def __init__(self, in_channels: int, reduction: float = 2, inter_channels: Optional[int] = None, *,
                  kernel: str = 'dot', normalize: str = 'sym', symmetric: bool = True, use_scale: bool = False,
@@ -47,8 +47,9 @@ class SNL(AffinityEmbedding, NonlocalBlock):
                  zero_init: Optional[bool] = None, shared_affinity: bool = False):
         super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
                          norm_cfg=norm_cfg, relu=relu, zero_init=zero_init)
-        self.shared_affinity = shared_affinity
-        if not shared_affinity:
+        if shared_affinity:
+            self.init_shared_affinity()
+        else:
             self.init_affinity(kernel, normalize, symmetric, use_scale, path)
         self.g = self.conv1x1(in_channels, self.inter_channels)
         self.w1 = self.conv1x1(self.inter_channels, in_channels)

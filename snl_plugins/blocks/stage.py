@@ -29,12 +29,16 @@ class NonlocalStage(AffinityEmbedding, NonlocalBlock):
         reduction: Cs = C1 / reduction.
         inter_channels: Cs itself, overriding ``reduction``.
         dim: 1, 2 or 3: inputs B x C x L, B x C x H x W or B x C x T x H x W.
+        float32_affinity: under ``torch.autocast`` / for float16 and bfloat16 inputs, compute the one affinity from
+            float32 embeddings. Its gradient sums every unit's, and in bfloat16 phi's came out 0.5 off float32's at
+            N = 24 (gSNL x3, input scale 0.01; 1.2e-2 with this). Costs ~1.25x the stage's time on a CPU
+            (``tools/analysis/precision_cost.py``, ``docs/precision.md``).
         **kwargs: the affinity options of the unit type (``kernel``, ``normalize``, ``symmetric``, ``use_scale``,
             ``path``) for the stage's one affinity; ``norm_cfg``, ``relu``, ``zero_init`` for every unit.
     """
 
     def __init__(self, in_channels: int, unit: str = 'gSNL', num_units: int = 3, reduction: float = 2,
-                 inter_channels: Optional[int] = None, *, dim: int = 2, **kwargs):
+                 inter_channels: Optional[int] = None, *, dim: int = 2, float32_affinity: bool = True, **kwargs):
         if unit not in STAGE_UNITS:
             raise ValueError(f'unknown stage unit {unit!r}; expected one of {", ".join(STAGE_UNITS)} (A2 and CGNL '
                              'have no N x N affinity to share: stack independent blocks instead)')
@@ -46,6 +50,7 @@ class NonlocalStage(AffinityEmbedding, NonlocalBlock):
         super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
                          relu=kwargs.get('relu', False), zero_init=kwargs.get('zero_init'))
         self.init_affinity(**affinity)
+        self.float32_affinity = float32_affinity
         self.unit_type = unit
         self.units = nn.ModuleList(
             unit_cls(in_channels, reduction, self.inter_channels, dim=dim, shared_affinity=True, **kwargs)
@@ -53,14 +58,11 @@ class NonlocalStage(AffinityEmbedding, NonlocalBlock):
         self.init_weights()
 
     has_norm = False  # each unit has its own norm
-    # the one affinity drives every unit, and its gradient sums theirs: in bfloat16, phi's gradient came out 0.5
-    # off at N = 24 (a 3-unit gSNL stage, input scale 0.01), 1.2e-2 from float32 embeddings
-    float32_affinity = True
 
     def init_weights(self) -> None:
-        for name in ('phi', 'psi'):  # the units initialised themselves
-            if hasattr(self, name):
-                nn.init.kaiming_normal_(getattr(self, name).weight, mode='fan_out', nonlinearity='relu')
+        if self.has_embeddings:  # the units initialised themselves
+            for embedding in (self.phi, self.psi):
+                nn.init.kaiming_normal_(embedding.weight, mode='fan_out', nonlinearity='relu')
 
     def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if not torch.jit.is_scripting():

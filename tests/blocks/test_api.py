@@ -176,6 +176,16 @@ def test_norm_types_must_fit_the_blocks_dimensionality():
         SNL(8, dim=3, norm_cfg=dict(type='BN2d'))
 
 
+def test_norm_types_mean_what_their_names_say():
+    from snl_plugins.blocks import build_block_norm, build_norm_layer
+    assert build_norm_layer is build_block_norm  # the old name, for one release
+    layer_norm = SNL(8, norm_cfg=dict(type='GN', num_groups=1)).norm
+    assert isinstance(layer_norm, torch.nn.GroupNorm) and layer_norm.num_groups == 1
+    with pytest.raises(ValueError, match="'LN' would normalise the last axis.*type='GN', num_groups=1"):
+        SNL(8, norm_cfg=dict(type='LN'))
+    assert isinstance(SNL(8, dim=1, norm_cfg=dict(type='IN')).norm, torch.nn.InstanceNorm1d)
+
+
 def test_public_base_class():
     import snl_plugins
     from snl_plugins.blocks.base import _NonlocalNd
