@@ -13,6 +13,7 @@ the same from a config:
 ``dict(type='InjectNonlocal', module=<host cfg>, blocks=[dict(type='SNL', at='layer3.-1'), ...])``.
 """
 import difflib
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -67,12 +68,16 @@ def resolve_path(model: nn.Module, path: str) -> Tuple[nn.Module, str, nn.Module
     return parent, key, module
 
 
+def _conv_dim(conv: nn.Module) -> int:
+    return next(d for cls, d in _CONV_DIMS.items() if isinstance(conv, cls))  # subclasses too (mmcv's wrappers)
+
+
 def _infer_from_attributes(target: nn.Module, position: str) -> Optional[Tuple[int, int]]:
     """(channels, dim) of the tensor entering (before) or leaving (after) ``target``, read from its layers."""
     convs = [m for m in target.modules() if isinstance(m, tuple(_CONV_DIMS))]
     if not convs:
         return None
-    dim = next(d for cls, d in _CONV_DIMS.items() if isinstance(convs[0], cls))
+    dim = _conv_dim(convs[0])
     if position == 'before':
         return convs[0].in_channels, dim
     # after: the last layer that sets the channel count (a norm after the last conv, or the conv itself)
@@ -83,6 +88,28 @@ def _infer_from_attributes(target: nn.Module, position: str) -> Optional[Tuple[i
         elif isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm)):
             last = getattr(m, 'num_features', None) or getattr(m, 'num_channels', None)
     return (last, dim) if last else None
+
+
+# The probe input made up when no ``input_shape`` is given: small, spatially divisible by the 32x downsampling of
+# the usual backbones; 8 images in 2D, as frame-wise video hosts (TSM) fold clips of up to 8 segments into the
+# batch; 16 frames in 3D, as temporal pooling (P3D, SlowFast's slow path) needs a few left.
+_PROBE_SHAPE = {1: (1, 64), 2: (8, 64, 64), 3: (1, 16, 64, 64)}
+
+
+def _default_probe_shapes(model: nn.Module, tries: int = 3) -> List[Tuple[int, ...]]:
+    """B x C x spatial inputs to try for a probe forward (``_PROBE_SHAPE``): C and dim of the model's first
+    ``tries`` distinct convolutions in registration order (a forward usually starts with the first; a wrong one
+    fails at once)."""
+    shapes = []
+    for m in model.modules():
+        if isinstance(m, tuple(_CONV_DIMS)):
+            batch, *spatial = _PROBE_SHAPE[_conv_dim(m)]
+            shape = (batch, m.in_channels, *spatial)
+            if shape not in shapes:
+                shapes.append(shape)
+            if len(shapes) == tries:
+                break
+    return shapes
 
 
 def _probe(model: nn.Module, targets: Dict[str, Tuple[nn.Module, str]], input_shape: Sequence[int]):
@@ -205,8 +232,11 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
     Each entry of ``blocks`` is a config: ``type`` (SNL, gSNL, NL, NS, A2, CGNL, NonlocalStage, or any module type
     in mmengine's MODELS taking ``in_channels`` and ``dim``), ``at`` (a dotted path, negative indices from the end),
     ``position`` ('before' or 'after', default 'before'), optional ``num_blocks`` (independent blocks in a row) and
-    the block's own arguments. ``in_channels`` and ``dim`` are inferred from the host's layers, or from one forward
-    on zeros of ``input_shape`` (B x C x ...) when given, unless the config sets them.
+    the block's own arguments. ``in_channels`` and ``dim``, unless the config sets them, come from one forward on
+    zeros of ``input_shape`` (B x C x ...), or where none is given of 8 x C x 64 x 64 (1 x C x 64 / 1 x C x 16 x 64 x
+    64 in 1D / 3D; C from the model's first convolution): the tensor each block will see, in the order the host runs its layers.
+    Where that forward cannot run, they are read from the target's layers in the order they were registered, with a
+    warning; where it has none, the insertion is refused.
     Paths are all resolved on the model as it was passed, so several insertions do not shift each other.
     """
     if isinstance(blocks, dict):
@@ -227,7 +257,20 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
     # keyed by (path, position): the tensors before and after one module can differ
     need_probe = {(at, position): (target, position) for cfg, at, position, _, _, target in plans
                   if not ('in_channels' in cfg and 'dim' in cfg)}
-    probed = _probe(model, need_probe, input_shape) if input_shape is not None and need_probe else {}
+    probed, probe_failure = {}, None
+    if need_probe and input_shape is not None:
+        probed = _probe(model, need_probe, input_shape)
+    elif need_probe:
+        failures = []
+        for shape in _default_probe_shapes(model):
+            try:
+                probed = _probe(model, need_probe, shape)
+                break
+            except Exception as error:  # a made-up input the host does not take
+                failures.append(f'{shape} failed ({type(error).__name__}: {str(error)[:200]})')
+        else:
+            if failures:  # fall back to the layers
+                probe_failure = 'a probe forward on zeros of ' + '; of '.join(failures)
 
     # every block is built before any goes in: channels are read from the host as passed (a block attached to a
     # target, hook path, would otherwise be read as one of its layers), and a bad config leaves the host unchanged
@@ -247,7 +290,12 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
             io = _infer_from_attributes(target, position)
             if io is None:
                 raise ValueError(f'cannot tell the channels {position} "{at}" from its layers: pass in_channels '
-                                 'and dim in the block config, or input_shape for a probe forward')
+                                 'and dim in the block config, or input_shape for a probe forward'
+                                 + (f'; {probe_failure}' if probe_failure else ''))
+            if probe_failure:
+                warnings.warn(f'{cfg["type"]} {position} "{at}": in_channels={io[0]}, dim={io[1]} read from its '
+                              f'layers in the order they were registered, as {probe_failure}; pass input_shape, or '
+                              'in_channels and dim, if the host runs them in another order', stacklevel=2)
         built.append(build_block(cfg, *io))
 
     inserted = {}

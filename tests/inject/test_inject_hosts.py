@@ -58,6 +58,11 @@ class NoConvHost(nn.Module):
         return self.fc(self.pool(self.conv(x)).mean((2, 3)))
 
 
+class NoConvTwoInputs(NoConvHost):
+    def forward(self, x, scale):  # a made-up probe cannot call it
+        return super().forward(x) * scale
+
+
 class ListHost(nn.Module):
     def __init__(self):
         super().__init__()
@@ -260,9 +265,12 @@ def test_channels_from_attributes_and_from_a_probe():
         assert {k: (b.in_channels, b.dim) for k, b in inserted.items()} == want, input_shape
         assert model(torch.randn(2, 3, 64, 64)).shape == (2, 4)
 
-    # a target without conv layers: only the probe can tell
-    with pytest.raises(ValueError, match='cannot tell the channels'):
-        insert_nonlocal(NoConvHost(), [dict(type='SNL', at='pool', position='after')])
+    # a target without conv layers: only a forward can tell, the made-up probe or one on input_shape
+    host = NoConvHost()
+    assert insert_nonlocal(host, [dict(type='SNL', at='pool', position='after')])['pool.snl_after_pool'].in_channels == 6
+    with pytest.raises(ValueError, match=r'cannot tell the channels after "pool" .*; a probe forward on zeros of '
+                                         r'\(8, 3, 64, 64\) failed \(TypeError'):
+        insert_nonlocal(NoConvTwoInputs(), [dict(type='SNL', at='pool', position='after')])
     host = NoConvHost()
     inserted = insert_nonlocal(host, [dict(type='SNL', at='pool', position='after')], input_shape=(1, 3, 8, 8))
     assert inserted['pool.snl_after_pool'].in_channels == 6
@@ -281,6 +289,38 @@ def test_channels_from_attributes_and_from_a_probe():
             assert [(b.in_channels, b.dim) for b in inserted.values()] == [(8, dim), (12, dim)]
             x = torch.randn(shape)
             torch.testing.assert_close(model(x), plain(x))
+
+
+class RegisteredOutOfOrder(nn.Module):
+    """Layers registered in another order than they run: only a forward tells the channels between them."""
+
+    def __init__(self):
+        super().__init__()
+        self.late = nn.Conv2d(8, 16, 1)
+        self.early = nn.Conv2d(3, 8, 1)
+
+    def forward(self, x):
+        return self.late(self.early(x))
+
+
+class TwoInputs(RegisteredOutOfOrder):
+    def forward(self, x, scale):  # a made-up probe cannot call it
+        return super().forward(x) * scale
+
+
+def test_channels_follow_the_order_layers_run_not_the_order_they_were_registered():
+    model = nn.Sequential(RegisteredOutOfOrder(), nn.ReLU())
+    inserted = insert_nonlocal(model, [dict(type='SNL', at='0', position='before'),
+                                       dict(type='SNL', at='0', position='after')])
+    assert [b.in_channels for b in inserted.values()] == [3, 16]
+    assert model(torch.randn(2, 3, 8, 8)).shape == (2, 16, 8, 8)
+    # without a forward it can run, the layers' registration order is all there is: said, not hidden
+    host = TwoInputs()
+    with pytest.warns(UserWarning, match=r'in_channels=8, dim=2 read from its layers in the order they were '
+                                         r'registered, as a probe forward on zeros of \(8, 8, 64, 64\) failed'):
+        inserted = insert_nonlocal(host, [dict(type='SNL', at='early', position='after')])
+    assert inserted['early.snl_after_early'].in_channels == 8
+    assert host(torch.randn(1, 3, 8, 8), 2.0).shape == (1, 16, 8, 8)
 
 
 def test_probe_leaves_mode_and_state_alone():
@@ -439,7 +479,7 @@ def test_module_without_a_suitable_tensor():
                         input_shape=(1, 3, 64, 64))
     for path in ('layer4', 'global_pool', 'fc'):
         assert path in str(info.value)
-    with _unchanged(model), pytest.raises(ValueError, match='cannot tell the channels'):
+    with _unchanged(model), pytest.raises(ValueError, match=r'"fc" receives a 2-D tensor'):  # the made-up probe
         insert_nonlocal(model, [dict(type='SNL', at='layer3.0'), dict(type='SNL', at='fc')])
     with _unchanged(model), pytest.raises(ValueError, match=r'"global_pool" returns a 2-D tensor'):
         insert_nonlocal(model, [dict(type='SNL', at='global_pool', position='after')], input_shape=(1, 3, 64, 64))
