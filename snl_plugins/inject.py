@@ -127,7 +127,8 @@ def _probe(model: nn.Module, targets: Dict[str, Tuple[nn.Module, str]], input_sh
     model.eval()
     try:
         param = next(model.parameters(), None)
-        x = torch.zeros(tuple(input_shape), device=param.device if param is not None else 'cpu')
+        x = torch.zeros(tuple(input_shape), device=param.device if param is not None else 'cpu',
+                        dtype=param.dtype if param is not None and param.is_floating_point() else None)
         with torch.no_grad():
             model(x)
     finally:
