@@ -185,8 +185,19 @@ def build_block(cfg: dict, in_channels: int, dim: int) -> nn.Module:
     num = cfg.pop('num_blocks', 1)
     if num < 1:
         raise ValueError(f'num_blocks must be >= 1, got {num}')
-    build = (lambda c: BLOCKS[c.pop('type')](**c)) if cfg['type'] in BLOCKS else _registry_build(cfg['type'])
-    blocks = [build(dict(cfg)) for _ in range(num)]
+    type_name = cfg['type']
+    if type_name in BLOCKS:
+        blocks = [BLOCKS[type_name](**{k: v for k, v in cfg.items() if k != 'type'}) for _ in range(num)]
+    else:
+        build = _registry_build(type_name)
+        try:
+            blocks = [build(dict(cfg)) for _ in range(num)]
+        except KeyError as error:  # the registry's bare "'snl' is not in the model registry"
+            close = [b for b in BLOCKS if b.lower() == str(type_name).lower()] or difflib.get_close_matches(
+                str(type_name), list(BLOCKS), n=2)
+            hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
+            raise ValueError(f'unknown block type {type_name!r}: not one of {", ".join(BLOCKS)} and not in '
+                             f'mmengine\'s MODELS ({error}).{hint}') from None
     return blocks[0] if num == 1 else nn.Sequential(*blocks)
 
 

@@ -1,4 +1,6 @@
 """The dimension-generic base of every non-local block, and the affinity embedding (phi, psi) they share."""
+import math
+import numbers
 from typing import List, Optional
 
 import torch
@@ -14,16 +16,24 @@ _CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _SPATIAL = {1: 'L', 2: 'H x W', 3: 'T x H x W'}
 
 
+def _positive_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
 def resolve_inter_channels(in_channels: int, reduction: float, inter_channels: Optional[int]) -> int:
-    if not isinstance(in_channels, int) or in_channels < 1:
+    """Cs: ``inter_channels``, else ``in_channels // reduction``; refused where either is not a positive int."""
+    if not _positive_int(in_channels):
         raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
     if inter_channels is not None:
-        if inter_channels < 1:
-            raise ValueError(f'inter_channels must be positive, got {inter_channels}')
+        if not _positive_int(inter_channels):
+            raise ValueError(f'inter_channels must be a positive int, got {inter_channels!r}')
         return int(inter_channels)
-    if reduction <= 0:
-        raise ValueError(f'reduction must be positive, got {reduction}')
-    return max(int(in_channels // reduction), 1)
+    if isinstance(reduction, bool) or not isinstance(reduction, numbers.Real) or reduction <= 0:
+        raise ValueError(f'reduction must be a positive number, got {reduction!r}')
+    if in_channels // reduction < 1:
+        raise ValueError(f'reduction={reduction:g} leaves no channels of in_channels={in_channels} '
+                         f'(Cs = {in_channels / reduction:.3g}): use reduction <= {in_channels} or set inter_channels')
+    return int(in_channels // reduction)
 
 
 def call_in_dtype(module: nn.Module, x: Tensor, *args) -> Tensor:
@@ -111,6 +121,12 @@ class NonlocalBlock(nn.Module):
         if x.shape[1] != self.in_channels:
             raise ValueError(f'{name} was built with in_channels={self.in_channels}, but the input has {x.shape[1]} '
                              f'channels (shape {tuple(x.shape)})')
+        positions = math.prod(x.shape[2:])
+        if self.training and x.shape[0] * positions == 1 and any(
+                isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules()):
+            raise ValueError(f'{name} in training mode got one sample of one position (shape {tuple(x.shape)}): '
+                             'its batch norm needs more than one value per channel; train on more samples or '
+                             'positions, or call eval()')
         param = next(self.parameters(), None)
         if param is not None and x.dtype != param.dtype and not torch.is_autocast_enabled(x.device.type):
             raise TypeError(f'{name} holds {param.dtype} parameters but got a {x.dtype} input outside '

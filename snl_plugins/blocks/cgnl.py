@@ -47,6 +47,8 @@ class CGNL(NonlocalBlock):
         check_choice('kernel', kernel, ('dot', 'gaussian'))
         # checked before the GroupNorm(groups) is built, which would fail first with a message about the norm
         inter = resolve_inter_channels(in_channels, reduction, inter_channels)
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ValueError(f'groups must be a positive int, got {groups!r}')
         if inter % groups or in_channels % groups:
             raise ValueError(f'groups={groups} must divide in_channels ({in_channels}) and inter_channels '
                              f'({inter})')
@@ -81,7 +83,7 @@ class CGNL(NonlocalBlock):
             raise ValueError('CGNL computes its own channel-wise kernel and cannot take a shared affinity')
         b, groups = x.shape[0], self.groups
         # B x Cs x N -> (B G) x 1 x (Cs / G * N): one vector of elements per group.
-        theta, phi, g = [t.reshape(b * groups, 1, -1) for t in
+        theta, phi, g = [t.reshape(b * groups, 1, t.shape[1] // groups * t.shape[2]) for t in
                          project(x.flatten(2), [self.theta.weight, self.phi.weight, self.g.weight])]
         right = self.taylor_features(phi)
         if self.use_scale:

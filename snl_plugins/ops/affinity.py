@@ -9,6 +9,7 @@ For the dot kernel, ``A_raw = P Q^T`` with ``P = relu(X W_phi)`` and ``Q = relu(
 normalised, symmetrised ``A`` is ``diag(r) (P Q^T + Q P^T) / 2 diag(c)``: ``A Z`` then costs O(N Cs^2) and never
 forms N x N (``lowrank_affinity``, which also says how every form holds in float16 / bfloat16).
 """
+import os
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -27,6 +28,15 @@ SOFTMAX_KERNELS = ('embedded_gaussian', 'gaussian')
 # 1.14-1.21 at N = 2.25-3 Cs for Cs = 128 and 256, rising to 1.3-6x by N = 4-16 Cs. ResNet res4 at 224 px
 # (N = 196, Cs = 512) stays dense; segmentation and video sizes go factorised.
 FACTORISED_CROSSOVER = 2.0
+
+# The largest dense affinity formed before refusing, in GiB for one B x N x M copy (a forward + backward holds
+# several); the environment variable sets it. 4 GiB: N = 32768 (e.g. 8 x 64 x 64) at batch 1 in float32.
+DENSE_LIMIT_ENV = 'SNL_DENSE_LIMIT_GIB'
+DEFAULT_DENSE_LIMIT_GIB = 4.0
+
+
+class DenseAffinityTooLarge(ValueError):
+    """A dense affinity above the limit (``DENSE_LIMIT_ENV``)."""
 
 
 @torch.jit.unused
@@ -159,6 +169,21 @@ class Affinity:
 
 
 @torch.jit.unused
+def check_dense_size(batch: int, n: int, m: int, dtype: torch.dtype, what: str) -> None:
+    """Refuse to form a B x N x M affinity of ``dtype`` (float32 at least: low-precision logits are formed in
+    float32) above the limit, saying its size and the alternatives."""
+    limit = float(os.environ.get(DENSE_LIMIT_ENV, DEFAULT_DENSE_LIMIT_GIB))
+    gib = batch * n * m * max(torch.finfo(dtype).bits, 32) / 8 / 2 ** 30
+    if gib > limit:
+        raise DenseAffinityTooLarge(
+            f'{what} would form a dense {batch} x {n} x {m} affinity: {gib:.3g} GiB per copy (a forward + backward '
+            f'holds several), above the limit of {limit:g} GiB ({DENSE_LIMIT_ENV} sets it). Alternatives: the dot '
+            'kernel with path="factorised" or "auto" (O(N Cs^2), never N x N); a softmax kernel without '
+            'symmetrisation or normalisation, which runs fused (NL\'s operator, N x N never stored); sub-sampled '
+            'keys (NL(sub_sample=True)); or a smaller input')
+
+
+@torch.jit.unused
 def check_path(path: str, kernel: str) -> None:
     """Validate a path and its fit with the kernel."""
     check_choice('path', path, PATHS)
@@ -254,6 +279,8 @@ def dot_affinity(p: Tensor, q: Tensor, symmetric: bool = True, normalize: str = 
     if normalize == 'count':  # the NL paper's dot product: A / M
         factor = factor / q.shape[2]
     if choose_path(path, 'dot', p.shape[2], p.shape[1]) == 'dense':
+        if not torch.jit.is_scripting():
+            check_dense_size(p.shape[0], p.shape[2], q.shape[2], p.dtype, 'the dot kernel with path="dense"')
         # Each factor divided by its largest entry: the N x M product stays within float16's range.
         p_max, q_max = _max_scale(p), _max_scale(q)
         a = torch.matmul((p / p_max).transpose(1, 2), q / q_max)
@@ -301,6 +328,9 @@ def softmax_affinity(theta: Tensor, phi: Tensor, scale: float = 1.0, symmetric: 
     if not symmetric and normalize == 'none' and not materialize:
         query, key = query.contiguous(), key.contiguous()  # for the fused kernel, see Affinity.matmul
         return Affinity(query=query, key=key, scale=scale)
+    if not torch.jit.is_scripting():
+        check_dense_size(theta.shape[0], theta.shape[2], phi.shape[2], theta.dtype,
+                         'a softmax kernel with symmetrisation, normalisation or path="dense"')
     q_max, k_max = _max_scale(theta), _max_scale(phi)
     acc = accumulation_dtype(theta.dtype)
     logits = torch.matmul(query / q_max, phi / k_max).to(acc)

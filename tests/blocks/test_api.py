@@ -63,10 +63,46 @@ def test_not_a_tensor():
     (lambda: NS(8, sub_sample=True), 'NS subtracts D_A Z at the query positions'),
     (lambda: NL(8, sub_sample=True, symmetric=True), 'cannot be symmetric'),
     (lambda: SNL(8, norm_cfg=dict(type='NoSuchNorm')), "unknown norm type 'NoSuchNorm'"),
+    (lambda: CGNL(8, groups=0), 'groups must be a positive int, got 0'),
+    (lambda: SNL(64, reduction=1000), r'reduction=1000 leaves no channels of in_channels=64 \(Cs = 0.064\): use '
+                                      'reduction <= 64 or set inter_channels'),
+    (lambda: SNL(64, reduction=0), 'reduction must be a positive number, got 0'),
+    (lambda: SNL(64, inter_channels=2.7), 'inter_channels must be a positive int, got 2.7'),
+    (lambda: SNL(64, inter_channels=True), 'inter_channels must be a positive int, got True'),
+    (lambda: SNL(8).train()(torch.rand(1, 8, 1, 1)), r'SNL in training mode got one sample of one position \(shape '
+                                                     r'\(1, 8, 1, 1\)\): its batch norm needs more than one value'),
 ])
 def test_clear_errors(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_empty_batch_and_single_values():
+    """An empty batch goes through every block (as through a convolution); one sample of one position trains where
+    the norm allows it (CGNL's GroupNorm) and evaluates everywhere."""
+    for cls in (SNL, gSNL, NL, NS, A2, CGNL):
+        block = cls(_channels(cls))
+        x = torch.rand(0, block.in_channels, 5, 5)
+        assert block(x).shape == x.shape, cls.__name__
+        assert block.eval()(torch.rand(1, block.in_channels, 1, 1)).shape == (1, block.in_channels, 1, 1)
+    assert CGNL(16, groups=4).train()(torch.rand(1, 16, 1, 1)).shape == (1, 16, 1, 1)
+
+
+def test_dense_affinities_above_the_limit_are_refused_with_their_size(monkeypatch):
+    from snl_plugins.ops import DENSE_LIMIT_ENV, DenseAffinityTooLarge
+    x = torch.rand(1, 8, 8, 104, 104)  # 86528 positions: 28 GiB per float32 copy of N x N
+    for block, what in ((SNL(8, kernel='embedded_gaussian', dim=3), 'a softmax kernel with symmetrisation'),
+                        (NL(8, symmetric=True, dim=3), 'a softmax kernel with symmetrisation'),
+                        (SNL(8, path='dense', dim=3), 'the dot kernel with path="dense"')):
+        with pytest.raises(DenseAffinityTooLarge, match=rf'{what}.* dense 1 x 86528 x 86528 affinity: 27.9 GiB per '
+                                                        r'copy .*above the limit of 4 GiB \(SNL_DENSE_LIMIT_GIB'):
+            block(x)
+    # what still runs there: the factorised dot kernel and the fused softmax
+    assert SNL(8, dim=3)(x[..., :52, :52]).shape == (1, 8, 8, 52, 52)
+    assert NL(8, dim=3)(x[..., :52, :52]).shape == (1, 8, 8, 52, 52)
+    monkeypatch.setenv(DENSE_LIMIT_ENV, '0.001')  # the limit is settable: 1 MiB refuses N = 1024 in float32
+    with pytest.raises(DenseAffinityTooLarge, match='1 x 1024 x 1024 affinity: 0.00391 GiB per copy.*limit of 0.001'):
+        SNL(8, path='dense')(torch.rand(1, 8, 32, 32))
 
 
 def test_shared_affinity_units_need_an_affinity():

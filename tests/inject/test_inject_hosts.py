@@ -470,6 +470,10 @@ def test_bad_paths_list_the_valid_ones(at, pattern, listed):
 def test_close_names_are_suggested():
     with pytest.raises(ValueError, match="Did you mean 'layer3'"):
         insert_nonlocal(timm.create_model('resnet18'), [dict(type='SNL', at='layr3.-1')])
+    model = timm.create_model('resnet18')
+    with _unchanged(model), pytest.raises(ValueError, match=r"unknown block type 'snl': not one of SNL, gSNL, .* "
+                                                            r"and not in mmengine's MODELS .*Did you mean 'SNL'\?"):
+        insert_nonlocal(model, [dict(type='snl', at='layer3.-1')])
 
 
 def test_module_without_a_suitable_tensor():

@@ -172,6 +172,15 @@ def test_nl_position_and_cfg_reach_the_block():
     assert list(model.layer2._modules)[-1] == 'ns_after_3'
 
 
+def test_nl_cfg_cannot_override_what_the_model_name_and_options_set():
+    with pytest.raises(ValueError, match=r"type='NL' is set by the model name \(this model inserts SNL\)"):
+        timm.create_model('resnet18_snl', nl_cfg=dict(type='NL'))
+    with pytest.raises(ValueError, match="at='layer2' is set by nl_at; num_blocks=2 is set by nl_units"):
+        timm.create_model('resnet18_snl', nl_cfg=dict(at='layer2', num_blocks=2))
+    model = timm.create_model('resnet18_snl', nl_cfg=dict(type='SNL', reduction=4))  # agreeing: harmless
+    assert _blocks(model)[0][1].inter_channels == 64
+
+
 # ---- timm's forward contracts ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('name,base,changed_from', [('resnet50_snl', 'resnet50', 3),
