@@ -29,6 +29,9 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
                         'train_dataloader.batch_size=32 "model.model.nl_at=[layer2.1]"; a list is "[a,b]" or "a,b"; '
                         'no white space inside a value unless quoted')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher (pytorch: torchrun)')
+    parser.add_argument('--trust-checkpoint', action='append', default=[], metavar='PATH',
+                        help='a checkpoint file or folder you trust to be fully unpickled (which can run code) where '
+                        'it is not weights-only loadable; repeatable (snl_plugins.compat.checkpoint_trust)')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
@@ -202,6 +205,12 @@ def prepare_launcher(cfg) -> None:
         wrapper.setdefault('device_ids', None)
 
 
+def _trusting(args):
+    """The context in which the run loads checkpoints: trusting exactly what ``--trust-checkpoint`` names."""
+    from ..compat import trusted_checkpoints
+    return trusted_checkpoints(*args.trust_checkpoint)
+
+
 def _build_runner(cfg):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
@@ -224,8 +233,9 @@ def train(argv: Optional[Sequence[str]] = None):
     """``tools/train.py``: returns the trained model."""
     args = parse_train_args(argv)
     cfg = train_cfg_from_args(args)
-    runner = _build_runner(cfg)
-    model = runner.train()
+    with _trusting(args):
+        runner = _build_runner(cfg)
+        model = runner.train()
     _close_dist()
     return model
 
@@ -234,7 +244,8 @@ def test(argv: Optional[Sequence[str]] = None) -> dict:
     """``tools/test.py``: returns the metrics."""
     args = parse_test_args(argv)
     cfg = test_cfg_from_args(args)
-    runner = _build_runner(cfg)
-    metrics = runner.test()
+    with _trusting(args):
+        runner = _build_runner(cfg)
+        metrics = runner.test()
     _close_dist()
     return metrics

@@ -26,8 +26,8 @@ Applied by :func:`apply`, in this order:
     Under torch >= 2.6 mmengine 0.10.7 cannot load the checkpoints its Runner saves. Its local loader is replaced by
     :func:`load_from_local`, which follows the trust policy of :mod:`.checkpoint_trust`: ``weights_only`` with a
     narrow allow-list (:func:`checkpoint_safe_globals`) for every file, full unpickling only for files the user
-    trusts (the loading Runner's ``work_dir``, :func:`trusted_checkpoints`, ``SNL_TRUST_CHECKPOINTS``), otherwise
-    :class:`UntrustedCheckpointError`.
+    names, or their folders (:func:`trusted_checkpoints`, ``--trust-checkpoint``, ``SNL_TRUST_CHECKPOINTS``),
+    otherwise :class:`UntrustedCheckpointError`. ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is warned about.
 
 ``mmaction-head-bfloat16-scores`` (:mod:`.mmaction_head`)
     mmaction2 1.2.0's ``BaseHead.loss_by_feat`` hands the class scores to numpy, which has no bfloat16, so no

@@ -10,13 +10,14 @@ Unpickling a file can run arbitrary code, so what is loaded how is decided delib
    buffer's ``_statistics_methods`` dict pickles the functions ``HistoryBuffer.min`` etc. as
    ``getattr(HistoryBuffer, 'min')``; a general ``getattr`` would be a gadget for arbitrary calls). None of these can
    run code. Every checkpoint mmengine's Runner writes loads this way, wherever it comes from.
-2. Only if that fails (the file references something else) is the file fully unpickled, and only when the user
-   trusts it: the file lies (after resolving symlinks) inside the ``work_dir`` of the Runner that loads it (a run's
-   own checkpoints: resume, and ``tools/test.py`` of a checkpoint the same config trained), or inside a directory
-   given by :func:`trusted_checkpoints`, or the environment variable ``SNL_TRUST_CHECKPOINTS`` (:data:`TRUST_ENV`)
-   is ``1`` (trust every local file) or an ``os.pathsep``-separated list of directories to trust. Otherwise
-   :class:`UntrustedCheckpointError` (an ``UnpicklingError``) is raised; it names the objects outside the allow-list
-   and how to opt in. A downloaded checkpoint is never fully unpickled without an explicit opt-in.
+2. Only if that fails (the file references something else) is the file fully unpickled, and only on an explicit
+   opt-in that names the file or a folder holding it (after resolving symlinks): :func:`trusted_checkpoints`, the
+   ``--trust-checkpoint PATH`` option of ``tools/train.py`` / ``tools/test.py``, or the environment variable
+   ``SNL_TRUST_CHECKPOINTS`` (:data:`TRUST_ENV`), an ``os.pathsep``-separated list of files and folders. Nothing
+   is trusted by where it lies: a run's ``work_dir`` is an output folder that downloads are dropped into, and every
+   checkpoint mmengine's Runner writes loads by step 1 anyway. ``SNL_TRUST_CHECKPOINTS=1`` names nothing and
+   trusts nothing (it once trusted every file). Otherwise :class:`UntrustedCheckpointError` (an
+   ``UnpicklingError``) is raised; it names the file, the objects outside the allow-list and how to opt in.
 
 Remote schemes (``http://``, ``torchvision://``, ...) are not changed: they keep torch's safe default.
 
@@ -57,19 +58,19 @@ def trusted_checkpoints(*dirs: str):
         _trusted_dirs.reset(token)
 
 
+_NAMES_NOTHING = ('1', 'true', 'yes', 'all', 'y', 'on')
+
+
 def _trust_reason(filename: str) -> Optional[str]:
-    """Why ``filename`` may be fully unpickled, or None if it may not."""
+    """Why ``filename`` may be fully unpickled (an opt-in naming it or its folder), or None if it may not."""
+    entries = [(d, 'trusted_checkpoints / --trust-checkpoint') for d in _trusted_dirs.get()]
     env = os.environ.get(TRUST_ENV, '').strip()
-    if env.lower() in ('1', 'true', 'yes', 'all'):
-        return f'{TRUST_ENV}={env}'
-    dirs = [(d, 'trusted by snl_plugins.compat.trusted_checkpoints / the work_dir of the Runner loading it')
-            for d in _trusted_dirs.get()]
-    if env and env.lower() not in ('0', 'false', 'no'):
-        dirs += [(_real(d), f'{TRUST_ENV}') for d in env.split(os.pathsep) if d]
+    entries += [(_real(d), TRUST_ENV) for d in env.split(os.pathsep)
+                if d and d.strip().lower() not in _NAMES_NOTHING + ('0', 'false', 'no', 'off')]
     path = _real(filename)
-    for directory, why in dirs:
-        if osp.commonpath([directory, path]) == directory:
-            return f'inside {directory} ({why})'
+    for entry, why in entries:
+        if osp.commonpath([entry, path]) == entry:
+            return f'{"it is" if entry == path else "inside"} {entry} ({why})'
     return None
 
 
@@ -117,6 +118,13 @@ def _unpickler_reason(err: Exception) -> str:
     return 'torch: ' + (match.group(1).strip() if match else text)
 
 
+def _names_nothing_hint() -> str:
+    env = os.environ.get(TRUST_ENV, '').strip()
+    if env.lower() in _NAMES_NOTHING:
+        return f' ({TRUST_ENV}={env} names no file or folder, so it trusts nothing.)'
+    return ''
+
+
 def load_from_local(filename: str, map_location=None):
     """mmengine's ``load_from_local`` with the trust policy of this module's docstring."""
     import torch
@@ -132,10 +140,11 @@ def load_from_local(filename: str, map_location=None):
             raise UntrustedCheckpointError(
                 f'Refusing to fully unpickle checkpoint {filename}: it references objects outside the allow-list '
                 f'of what mmengine checkpoints need ({_unsafe_globals(filename)}), and unpickling them can run '
-                f'arbitrary code. Files are trusted only inside the work_dir of the Runner that loads them. If you '
-                f'trust this file, set {TRUST_ENV}=1 (or {TRUST_ENV}=<dir>{os.pathsep}<dir> to trust directories), '
-                f'or load it within snl_plugins.compat.trusted_checkpoints(<dir>).\n{_unpickler_reason(err)}'
-            ) from err
+                f'arbitrary code. A file is fully unpickled only where the user names it or its folder: if you trust '
+                f'this file, pass --trust-checkpoint {filename} to tools/train.py / tools/test.py, set '
+                f'{TRUST_ENV}={filename} (files and folders, {os.pathsep}-separated), or load it within '
+                f'snl_plugins.compat.trusted_checkpoints({filename!r}).{_names_nothing_hint()}\n'
+                f'{_unpickler_reason(err)}') from err
         from mmengine.logging import print_log
         print_log(f'Checkpoint {filename} is not weights-only loadable; fully unpickling it because it is trusted: '
                   f'{reason}.', logger='current')

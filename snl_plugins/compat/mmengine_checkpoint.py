@@ -8,26 +8,27 @@ checkpoint its Runner saves holds ``mmengine.logging.HistoryBuffer`` and numpy o
 Workaround: :func:`~.checkpoint_trust.load_from_local` (with the trust policy of :mod:`.checkpoint_trust`) is
 registered as mmengine's local loader, for the prefix ``''`` with ``CheckpointLoader.register_scheme(force=True)``.
 ``mmengine.runner`` costs ~1 s to import, so if it is not imported yet the patch waits for its import (an import hook
-on ``mmengine.runner``, removed once it fired); ``Runner``/``FlexibleRunner`` ``load_checkpoint`` and ``resume`` are
-wrapped only to make their ``work_dir`` known to the loader while they run. Applied only where torch defaults to
-weights-only loading (and ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is not set) and mmengine's source lacks
-``weights_only``.
+on ``mmengine.runner``, removed once it fired). Applied only where torch defaults to weights-only loading and
+mmengine's source lacks ``weights_only``. Where ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set (the workaround users
+find for the defect), torch fully unpickles every file whatever its caller asks: that is warned about
+(:class:`UnsafeCheckpointLoading`), as nothing here can make loading safe then.
 
 Remove when the supported mmengine passes ``weights_only`` in ``load_from_local``
 (:func:`mmengine_loader_lacks_weights_only` already leaves such an install alone); :mod:`.checkpoint_trust` goes
 with it.
 """
-import functools
 import os
 import os.path as osp
 import re
 import sys
+import warnings
 from typing import Optional
 
 from ._imports import _package_dir, _PostImportHook, _read
-from .checkpoint_trust import load_from_local, trusted_checkpoints
+from .checkpoint_trust import load_from_local
 
 NAME = 'mmengine-checkpoint-loader'
+FORCE_ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 
 
 def _torch_defaults_to_weights_only() -> bool:
@@ -36,7 +37,7 @@ def _torch_defaults_to_weights_only() -> bool:
     if version is None or tuple(map(int, version.groups())) < (2, 6):
         return False
     # torch's own opt-out (it then defaults to full unpickling, as mmengine expects).
-    return os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '0').lower() not in ('1', 'y', 'yes', 'true')
+    return os.environ.get(FORCE_ENV, '0').lower() not in ('1', 'y', 'yes', 'true')
 
 
 def mmengine_loader_lacks_weights_only(mmengine_dir: Optional[str] = None) -> bool:
@@ -51,33 +52,29 @@ def mmengine_loader_lacks_weights_only(mmengine_dir: Optional[str] = None) -> bo
     return body is not None and 'torch.load(' in body.group(0) and 'weights_only' not in body.group(0)
 
 
-def _wrap_with_work_dir(cls, method: str) -> None:
-    original = cls.__dict__.get(method)
-    if original is None or getattr(original, '__snl_compat__', False):
-        return
-
-    @functools.wraps(original)
-    def wrapper(self, *args, **kwargs):
-        with trusted_checkpoints(self.work_dir):
-            return original(self, *args, **kwargs)
-
-    wrapper.__snl_compat__ = True
-    setattr(cls, method, wrapper)
+class UnsafeCheckpointLoading(RuntimeWarning):
+    """``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set: every checkpoint is fully unpickled, which can run code."""
 
 
 def _patch_mmengine_runner() -> None:
     from mmengine.runner import checkpoint
     checkpoint.CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
-    import mmengine.runner as runner
-    for name in ('Runner', 'FlexibleRunner'):
-        cls = getattr(runner, name, None)
-        if cls is not None:
-            _wrap_with_work_dir(cls, 'load_checkpoint')
-            _wrap_with_work_dir(cls, 'resume')
+
+
+def warn_if_forced_unsafe() -> bool:
+    """Warn (once per process) where torch's force variable makes every checkpoint load unsafe; True if so."""
+    value = os.environ.get(FORCE_ENV, '0')
+    if value.lower() not in ('1', 'y', 'yes', 'true'):
+        return False
+    warnings.warn(f'{FORCE_ENV}={value} is set: torch fully unpickles every checkpoint, which runs any code a '
+                  'downloaded file holds, and no trust policy can stop it. snl_plugins loads mmengine checkpoints '
+                  f'without it: unset {FORCE_ENV}.', UnsafeCheckpointLoading, stacklevel=2)
+    return True
 
 
 def apply() -> bool:
     """Register the loader now if ``mmengine.runner`` is imported, else when it is; False if no defect."""
+    warn_if_forced_unsafe()
     if not (_torch_defaults_to_weights_only() and mmengine_loader_lacks_weights_only()):
         return False
     runner = sys.modules.get('mmengine.runner')

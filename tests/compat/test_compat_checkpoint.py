@@ -87,20 +87,26 @@ out['code_ran_when_refused'] = osp.exists(marker)
 with compat.trusted_checkpoints(downloads):
     out['trusted_ctx'] = outcome(lambda: CheckpointLoader.load_checkpoint(evil))
 os.remove(marker)
+with compat.trusted_checkpoints(evil):  # the file itself
+    out['trusted_ctx_file'] = outcome(lambda: CheckpointLoader.load_checkpoint(evil))
+os.remove(marker)
 os.environ[compat.TRUST_ENV] = downloads
 out['env_dir'] = outcome(lambda: CheckpointLoader.load_checkpoint(evil))
-os.environ[compat.TRUST_ENV] = '1'
+os.remove(marker)
+os.environ[compat.TRUST_ENV] = os.pathsep.join([osp.join(tmp, 'elsewhere'), evil])
+out['env_file'] = outcome(lambda: CheckpointLoader.load_checkpoint(evil))
+os.remove(marker)
+os.environ[compat.TRUST_ENV] = '1'  # names nothing: trusts nothing
 out['env_all'] = outcome(lambda: CheckpointLoader.load_checkpoint(evil))
 del os.environ[compat.TRUST_ENV]
-# the same file inside the loading Runner's own work_dir is trusted (resume / test of one's own run)
+# nothing is trusted by where it lies: not inside the loading Runner's own work_dir, not through a symlink there
 own = osp.join(tmp, 'run3')
 os.makedirs(own)
 torch.save(dict(state_dict=Toy().state_dict(), meta=dict(x=Payload(marker))), osp.join(own, 'mine.pth'))
 out['own_work_dir'] = outcome(lambda: runner(own, 2, load_from=osp.join(own, 'mine.pth')).load_or_resume())
-out['symlink_out_of_work_dir'] = None
 os.symlink(evil, osp.join(own, 'link.pth'))
-out['symlink_out_of_work_dir'] = outcome(
-    lambda: runner(own, 2, load_from=osp.join(own, 'link.pth')).load_or_resume())
+out['symlink_in_work_dir'] = outcome(lambda: runner(own, 2, load_from=osp.join(own, 'link.pth')).load_or_resume())
+out['code_ran_after_opt_ins'] = osp.exists(marker)
 print('RESULT=' + json.dumps(out))
 '''
 
@@ -111,8 +117,9 @@ def test_runner_checkpoints_and_trust_policy():
     assert res['plain_torch_load'] == 'fails'  # else the stack no longer has the defect
     assert res['resumed_iter'] == 4
     assert res['load_from'] and res['same_weights']
-    for key in ('untrusted_load_from', 'untrusted_direct', 'symlink_out_of_work_dir'):
+    for key in ('untrusted_load_from', 'untrusted_direct', 'env_all', 'own_work_dir', 'symlink_in_work_dir'):
         assert res[key].startswith('refused: '), key
-        assert 'io.open' in res[key] and 'SNL_TRUST_CHECKPOINTS=1' in res[key]
-    assert not res['code_ran_when_refused']
-    assert res['trusted_ctx'] == res['env_dir'] == res['env_all'] == res['own_work_dir'] == 'ok'
+        assert 'io.open' in res[key] and '--trust-checkpoint' in res[key] and 'SNL_TRUST_CHECKPOINTS=' in res[key]
+    assert 'SNL_TRUST_CHECKPOINTS=1 names no file or folder, so it trusts nothing' in res['env_all']
+    assert not res['code_ran_when_refused'] and not res['code_ran_after_opt_ins']
+    assert res['trusted_ctx'] == res['trusted_ctx_file'] == res['env_dir'] == res['env_file'] == 'ok'

@@ -8,27 +8,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 from fixtures.datasets import write_cifar10, write_cub200
+from fixtures.configs import CLS_CFG_DIR as CFG_DIR
+from fixtures.configs import tiny_cls_config
 from fixtures.tools import check, free_port, run_tool, scalars
 
-CFG_DIR = ROOT / 'configs' / 'classification'
 pytestmark = pytest.mark.slow
-
-
-def tiny_config(path: Path, base: str, data_root: str, epochs: int = 2, extra: str = '',
-                train_pipeline=None, test_pipeline=None) -> Path:
-    tp = '' if train_pipeline is None else f', pipeline={train_pipeline!r}'
-    vp = '' if test_pipeline is None else f', pipeline={test_pipeline!r}'
-    path.write_text(f'''_base_ = ['{CFG_DIR / base}']
-data_root = '{data_root}'
-train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root{tp}))
-val_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root{vp}))
-test_dataloader = val_dataloader
-train_cfg = dict(max_epochs={epochs}, val_interval=1)
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
-randomness = dict(seed=0)
-{extra}
-''')
-    return path
 
 
 @pytest.fixture(scope='module')
@@ -36,7 +20,7 @@ def cifar(tmp_path_factory):
     """A CIFAR-10 layout (40 train, 16 test images), a tiny PreResNet-20 + SNL config, and a 2-epoch training run."""
     tmp = tmp_path_factory.mktemp('cifar')
     data = write_cifar10(tmp / 'data', n_train=40, n_test=16)
-    cfg = tiny_config(tmp / 'tiny_cifar10.py', 'preresnet/preresnet20-snl_1xb128-300e_cifar10.py', data)
+    cfg = tiny_cls_config(tmp / 'tiny_cifar10.py', 'preresnet/preresnet20-snl_1xb128-300e_cifar10.py', data)
     work = tmp / 'work'
     out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
     return dict(tmp=tmp, data=data, cfg=cfg, work=work, out=out)
@@ -83,7 +67,7 @@ def test_missing_data_file_fails_naming_it(cifar):
     shutil.copytree(cifar['data'], data)
     missing = data / 'cifar-10-batches-py' / 'data_batch_4'
     missing.unlink()
-    cfg = tiny_config(cifar['tmp'] / 'broken.py', 'preresnet/preresnet20_1xb128-300e_cifar10.py', str(data))
+    cfg = tiny_cls_config(cifar['tmp'] / 'broken.py', 'preresnet/preresnet20_1xb128-300e_cifar10.py', str(data))
     proc = run_tool('tools/train.py', cfg, '--work-dir', cifar['tmp'] / 'broken_wd')
     assert proc.returncode != 0
     assert 'FileNotFoundError' in proc.stderr and str(missing) in proc.stderr
@@ -108,10 +92,11 @@ def test_cub_fine_tunes_from_a_local_pretrained_file(tmp_path):
     extra = f'''
 model = dict(model=dict(name='resnet18_snl', num_classes=3, pretrained_cfg_overlay=dict(file='{weights}')))
 '''
-    cfg = tiny_config(tmp_path / 'tiny_cub.py', 'resnet/resnet50-snl_1xb64-200e_cub200.py', data, epochs=1, extra=extra,
-                      train_pipeline=[dict(type='Resize', size=36), dict(type='RandomCrop', size=32),
-                                      dict(type='RandomHorizontalFlip')],
-                      test_pipeline=[dict(type='Resize', size=36), dict(type='CenterCrop', size=32)])
+    cfg = tiny_cls_config(tmp_path / 'tiny_cub.py', 'resnet/resnet50-snl_1xb64-200e_cub200.py', data, epochs=1,
+                          extra=extra,
+                          train_pipeline=[dict(type='Resize', size=36), dict(type='RandomCrop', size=32),
+                                          dict(type='RandomHorizontalFlip')],
+                          test_pipeline=[dict(type='Resize', size=36), dict(type='CenterCrop', size=32)])
     work = tmp_path / 'work'
     out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
     assert 'Epoch(train) [1][2/2]' in out  # 12 train images / batch 8
