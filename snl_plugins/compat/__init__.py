@@ -57,8 +57,8 @@ from . import _imports, mmcv_ext  # noqa: F401
 from . import checkpoint_trust, install, mmaction_drn, mmaction_head, mmengine_checkpoint  # noqa: F401
 # the names of the former single module, kept importable from here
 from ._imports import _has_module_file, _package_dir, _PostImportHook  # noqa: F401
-from .checkpoint_trust import (TRUST_ENV, UntrustedCheckpointError, _restricted_getattr,  # noqa: F401
-                               checkpoint_safe_globals, load_from_local, trusted_checkpoints)
+from .checkpoint_trust import (TRUST_ENV, DamagedCheckpointError, UntrustedCheckpointError,  # noqa: F401
+                               _restricted_getattr, checkpoint_safe_globals, load_from_local, trusted_checkpoints)
 from .install import check_install
 from .mmaction_drn import DRN, mmaction_drn_missing  # noqa: F401
 from .mmaction_head import mmaction_head_numpy_bfloat16  # noqa: F401
@@ -66,7 +66,8 @@ from .mmcv_ext import FULL_MMCV_HINT, MmcvOpsUnavailableError, mmcv_ext_missing 
 from .mmengine_checkpoint import _torch_defaults_to_weights_only, mmengine_loader_lacks_weights_only  # noqa: F401
 
 __all__ = ['apply', 'applied', 'check_install', 'checkpoint_safe_globals', 'load_from_local',
-           'MmcvOpsUnavailableError', 'trusted_checkpoints', 'UntrustedCheckpointError', 'TRUST_ENV']
+           'DamagedCheckpointError', 'MmcvOpsUnavailableError', 'trusted_checkpoints', 'UntrustedCheckpointError',
+           'TRUST_ENV']
 
 # former names of the apply functions (snl_plugins.compat was one module)
 _apply_mmaction_drn = mmaction_drn.apply

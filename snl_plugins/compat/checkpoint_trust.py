@@ -29,9 +29,10 @@ import os
 import os.path as osp
 import pickle
 import re
+import zipfile
 from typing import Optional
 
-__all__ = ['TRUST_ENV', 'UntrustedCheckpointError', 'checkpoint_safe_globals', 'load_from_local',
+__all__ = ['TRUST_ENV', 'DamagedCheckpointError', 'UntrustedCheckpointError', 'checkpoint_safe_globals', 'load_from_local',
            'trusted_checkpoints']
 
 TRUST_ENV = 'SNL_TRUST_CHECKPOINTS'
@@ -39,6 +40,10 @@ TRUST_ENV = 'SNL_TRUST_CHECKPOINTS'
 
 class UntrustedCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs full unpickling (it can run code) and nothing says the user trusts it."""
+
+
+class DamagedCheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read as one: truncated or corrupted (torch names no file)."""
 
 
 _trusted_dirs: contextvars.ContextVar = contextvars.ContextVar('snl_trusted_checkpoint_dirs', default=())
@@ -134,6 +139,11 @@ def load_from_local(filename: str, map_location=None):
     try:
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:  # "failed finding central directory", ...
+        raise DamagedCheckpointError(
+            f'checkpoint {filename} is damaged or incomplete ({os.path.getsize(filename)} bytes; torch: '
+            f'{str(err).splitlines()[0]}): a run killed while writing it in place leaves such a file. Resume from '
+            'an earlier checkpoint (SafeCheckpointHook, which our configs use, never leaves one).') from err
     except pickle.UnpicklingError as err:
         reason = _trust_reason(filename)
         if reason is None:

@@ -7,7 +7,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=50, max_keep_ckpts=3, save_last=True,
+    # SafeCheckpointHook: atomic writes, old checkpoints removed only after a new one is complete, exact resume
+    checkpoint=dict(type='SafeCheckpointHook', interval=50, max_keep_ckpts=3, save_last=True,
                     save_best='reid/mAP', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),  # sets the identity sampler's epoch
 )
