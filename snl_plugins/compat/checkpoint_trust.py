@@ -123,6 +123,14 @@ def _unpickler_reason(err: Exception) -> str:
     return 'torch: ' + (match.group(1).strip() if match else text)
 
 
+def _damaged(filename: str, err: Exception) -> DamagedCheckpointError:
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return DamagedCheckpointError(
+        f'checkpoint {filename} is damaged or incomplete ({os.path.getsize(filename)} bytes; torch: {reason}): a run '
+        'killed while writing it in place leaves such a file. Resume from an earlier checkpoint (SafeCheckpointHook, '
+        'which our configs use, never leaves one).')
+
+
 def _names_nothing_hint() -> str:
     env = os.environ.get(TRUST_ENV, '').strip()
     if env.lower() in _NAMES_NOTHING:
@@ -140,11 +148,10 @@ def load_from_local(filename: str, map_location=None):
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:  # "failed finding central directory", ...
-        raise DamagedCheckpointError(
-            f'checkpoint {filename} is damaged or incomplete ({os.path.getsize(filename)} bytes; torch: '
-            f'{str(err).splitlines()[0]}): a run killed while writing it in place leaves such a file. Resume from '
-            'an earlier checkpoint (SafeCheckpointHook, which our configs use, never leaves one).') from err
+        raise _damaged(filename, err) from err
     except pickle.UnpicklingError as err:
+        if not zipfile.is_zipfile(filename) and 'global' not in str(err).lower():  # not a pickle of objects at all
+            raise _damaged(filename, err) from err
         reason = _trust_reason(filename)
         if reason is None:
             raise UntrustedCheckpointError(

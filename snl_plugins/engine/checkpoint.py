@@ -32,8 +32,8 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-__all__ = ['ATOMIC_BACKEND', 'AtomicLocalBackend', 'SafeCheckpointHook', 'capture_rng_states', 'restore_rng_states',
-           'write_atomic']
+__all__ = ['ATOMIC_BACKEND', 'AtomicLocalBackend', 'SafeCheckpointHook', 'capture_rng_states',
+           'remove_stale_temporaries', 'restore_rng_states', 'write_atomic']
 
 ATOMIC_BACKEND = 'snl_atomic_local'
 
@@ -46,12 +46,15 @@ def _write_file(path: str, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+TMP_SUFFIX = '.snl-tmp'
+
+
 def write_atomic(path: str, data: bytes) -> None:
     """``path`` holds either its old content or all of ``data``, never a part: a temporary file in the same folder
-    (same file system), renamed into place once complete."""
+    (same file system; ``.<name>.<random>.snl-tmp``), renamed into place once complete."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix=TMP_SUFFIX, dir=folder)
     os.close(fd)
     try:
         _write_file(tmp, data)
@@ -60,6 +63,14 @@ def write_atomic(path: str, data: bytes) -> None:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temporaries(folder: str) -> List[str]:
+    """Remove what writes killed before their rename left in ``folder``; returns the removed paths."""
+    stale = [osp.join(folder, n) for n in os.listdir(folder) if n.startswith('.') and n.endswith(TMP_SUFFIX)]
+    for path in stale:
+        os.remove(path)
+    return stale
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -126,6 +137,9 @@ class SafeCheckpointHook(CheckpointHook):
         if self.file_client_args is None and self.backend_args is None and self.out_dir in (None, runner.work_dir):
             self.backend_args = dict(backend=ATOMIC_BACKEND)  # a local work_dir: write atomically
         super().before_train(runner)
+        if is_main_process() and osp.isdir(self.out_dir):
+            for path in remove_stale_temporaries(self.out_dir):
+                runner.logger.info(f'removed {path}, left by a write that was killed')
         from mmengine.runner import EpochBasedTrainLoop
         self._by_epoch_loop = isinstance(runner.train_loop, EpochBasedTrainLoop)
 

@@ -1,0 +1,58 @@
+"""SafeCheckpointHook's parts (snl_plugins.engine.checkpoint): atomic writes, stale temporaries, random states, and a
+damaged checkpoint named on load. The whole, killed at random moments: tests/e2e/test_fault_injection.py."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from snl_plugins.compat import DamagedCheckpointError, load_from_local
+from snl_plugins.engine import checkpoint as ck
+
+
+def test_a_write_interrupted_before_its_rename_leaves_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / 'epoch_1.pth'
+    ck.write_atomic(str(target), b'old checkpoint')
+
+    def killed(path, data):  # the process dies half-way through the write
+        with open(path, 'wb') as f:
+            f.write(data[:3])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ck, '_write_file', killed)
+    with pytest.raises(KeyboardInterrupt):
+        ck.write_atomic(str(target), b'new checkpoint')
+    assert target.read_bytes() == b'old checkpoint'
+    assert [p.name for p in tmp_path.iterdir()] == ['epoch_1.pth']  # the temporary went with the exception
+
+
+def test_stale_temporaries_of_killed_writes_are_removed(tmp_path):
+    (tmp_path / 'epoch_1.pth').write_bytes(b'x')
+    (tmp_path / f'.epoch_2.pth.abc{ck.TMP_SUFFIX}').write_bytes(b'partial')  # SIGKILL leaves no exception handler
+    (tmp_path / '.hidden_but_ours_not').write_bytes(b'y')
+    removed = ck.remove_stale_temporaries(str(tmp_path))
+    assert [p.rsplit('/', 1)[1] for p in removed] == [f'.epoch_2.pth.abc{ck.TMP_SUFFIX}']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['.hidden_but_ours_not', 'epoch_1.pth']
+
+
+def test_random_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    states = ck.capture_rng_states()
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    path = tmp_path / 'ckpt.pth'
+    torch.save(dict(state_dict={}, rng_states=states), path)
+    loaded = load_from_local(str(path))  # the allow-listed load every checkpoint goes through
+    random.seed(2), np.random.seed(2), torch.manual_seed(2)
+    ck.restore_rng_states(loaded['rng_states'])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty', 'garbage'])
+def test_a_damaged_checkpoint_is_named(tmp_path, damage):
+    good = tmp_path / 'good.pth'
+    torch.save(dict(state_dict=dict(w=torch.ones(1000))), good)
+    bad = tmp_path / 'epoch_3.pth'
+    data = good.read_bytes()
+    bad.write_bytes({'truncated': data[:len(data) // 2], 'empty': b'', 'garbage': b'not a checkpoint' * 10}[damage])
+    with pytest.raises(DamagedCheckpointError, match=rf'checkpoint {bad} is damaged or incomplete \(\d+ bytes; torch'):
+        load_from_local(str(bad))
