@@ -173,6 +173,7 @@ def test_mmseg_own_tool_sequence_with_the_startup_hook(voc, fresh_env, tmp_path)
     assert (tmp_path / 'work' / 'iter_4.pth').is_file()
     metrics = json.loads(out.split('METRICS ', 1)[1].splitlines()[0])
     assert "mode='slide'" in out  # the test Runner's config, as logged
+    assert '(VERY_LOW    ) SafeCheckpointHook' in out  # chosen by our config under mmseg's own Runner sequence
     assert set(METRIC_KEYS) <= set(metrics) and all(0 <= metrics[k] <= 100 for k in METRIC_KEYS)
 
 

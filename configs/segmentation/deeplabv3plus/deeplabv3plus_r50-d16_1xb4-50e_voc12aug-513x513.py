@@ -51,7 +51,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=iters_per_epoch)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5 * iters_per_epoch,
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=5 * iters_per_epoch,
                                      max_keep_ckpts=2, save_best='mIoU'))
 # lr 0.007 is for 4 images per step (the paper's code scales it linearly with the batch): --auto-scale-lr style
 auto_scale_lr = dict(enable=False, base_batch_size=4)

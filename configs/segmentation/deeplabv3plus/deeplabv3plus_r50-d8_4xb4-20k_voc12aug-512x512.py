@@ -3,6 +3,8 @@
 _base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb4-20k_voc12aug-512x512.py'
 # snl_plugins: blocks and InjectNonlocal (core), FwIoUMetric / NonlocalHead / mask checks (snl_plugins.mmseg)
 custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmseg'], allow_failed_imports=False)
+# atomic checkpoint writes, old ones removed after a new one is complete, exact resume (snl_plugins.engine)
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
 # every mask is checked against its image and the 21 classes (255 = ignore), naming the file on failure
 train_dataloader = dict(dataset=dict(type='CheckedConcatDataset'))
 val_dataloader = dict(dataset=dict(type='CheckedPascalVOCDataset'))
