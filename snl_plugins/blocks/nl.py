@@ -72,7 +72,12 @@ class _AffinityBlock(AffinityEmbedding, NonlocalBlock):
 
 
 class NL(_AffinityBlock):
-    """Non-local block of Wang et al. 2018: ``Y = X + norm(A Z W)``, i.e. SNL with W1 = 0.
+    """Non-local block of Wang et al. 2018: ``Y = X + norm(A Z W)``.
+
+    It is SNL with W1 = 0 and W2 = W only where both use the same affinity: NL's default equals
+    ``SNL(kernel='embedded_gaussian', normalize='none', symmetric=False, use_scale=True)`` with ``w1`` zero. SNL's
+    own default affinity (ReLU dot kernel, symmetrised, 'sym'-normalised) is another operator, so the default NL is
+    not the default SNL with W1 = 0 (both checked in ``tests/blocks/test_relations.py``).
 
     kernel: 'embedded_gaussian' (default; softmax_j(theta_i . phi_j), times Cs^-1/2 with ``use_scale`` as in the
     official code), 'gaussian' (softmax of raw x_i . x_j) or 'dot' (theta_i . phi_j / N). ``sub_sample`` max-pools
@@ -89,9 +94,12 @@ class NL(_AffinityBlock):
 class NS(_AffinityBlock):
     """Non-local stage unit of Tao et al. 2018: ``Y = X + norm((A - D_A) Z W)`` with D_A = diag(A 1) (Eq. 3).
 
-    With the default row-softmax affinity D_A = I; with any other kernel / normalisation the degrees are computed,
-    so that NS equals SNL with W1 = -W2 under row normalisation. Several units sharing one affinity computed from
-    the stage input form Tao et al.'s nonlocal stage: ``NonlocalStage(unit='NS')``.
+    With the default row-softmax affinity D_A = I; with any other kernel / normalisation the degrees are computed.
+    NS equals SNL with W1 = -W and W2 = W exactly where A's rows sum to 1 (a row softmax, or 'row' normalisation)
+    and both use the same affinity: NS's default and ``SNL(kernel='embedded_gaussian', normalize='none',
+    symmetric=False, use_scale=True)``. Under 'sym' normalisation D_A is not I and the two differ
+    (``tests/blocks/test_relations.py``). Several units sharing one affinity computed from the stage input form
+    Tao et al.'s nonlocal stage: ``NonlocalStage(unit='NS')``.
     """
     can_sub_sample = False
 
