@@ -10,7 +10,11 @@ All are mmengine ``BaseDataset``s registered in mmengine's root ``DATASETS`` (so
 - ``ImageFolder``: ImageNet-style ``root/<split>/<class>/<image>``.
 
 ``data_root`` may be the directory holding the data set's own folder (``cifar-10-batches-py``, ``CUB_200_2011``) or that
-folder itself. A missing file raises ``FileNotFoundError`` naming its path.
+folder itself. A missing file raises ``FileNotFoundError`` naming its path. Labels and layout are checked when the data
+set is built (a label outside the classes, a malformed list line, an empty ImageFolder class folder raise
+:class:`~snl_plugins.datacheck.DataSetError` naming the file and line or folder); a file that cannot be decoded (a
+truncated image or CIFAR batch) raises :class:`~snl_plugins.datacheck.UnreadableFileError` naming it (and its line of
+``images.txt`` for CUB) when it is read.
 """
 from __future__ import annotations
 
@@ -18,18 +22,23 @@ import io
 import os
 import os.path as osp
 import pickle
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS
 
-from .transforms import ApplyToImage, PackClsInputs, build_transforms, load_image
+from ..datacheck import DataSetError, check_label, label_error, naming_file, read_image
+from .transforms import ApplyToImage, PackClsInputs, build_transforms
 
-__all__ = ['CIFAR10', 'CIFAR100', 'CUB200', 'ImageFolder', 'ClsDataset', 'safe_unpickle']
+__all__ = ['CIFAR10', 'CIFAR100', 'CUB200', 'ImageFolder', 'ClsDataset', 'UnsafePickleError', 'safe_unpickle']
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+
+
+class UnsafePickleError(DataSetError, pickle.UnpicklingError):
+    """A CIFAR batch holds an object that is not plain data: refused, never constructed."""
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -40,20 +49,31 @@ class _RestrictedUnpickler(pickle.Unpickler):
         ('numpy', 'ndarray'), ('numpy', 'dtype'), ('_codecs', 'encode'),
     }
 
+    def __init__(self, file, path: str, **kwargs):
+        super().__init__(file, **kwargs)
+        self.path = path
+
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f'refusing to unpickle {module}.{name}: not a plain CIFAR data batch')
+        raise UnsafePickleError(f'{self.path}: refusing to unpickle {module}.{name}: not a plain CIFAR data batch')
 
 
 def safe_unpickle(path: str) -> dict:
-    """Load a CIFAR pickle batch; keys come back as ``str`` whatever Python wrote the file."""
+    """Load a CIFAR pickle batch; keys come back as ``str`` whatever Python wrote the file.
+
+    Raises:
+        FileNotFoundError: ``path`` is missing.
+        UnsafePickleError: it holds objects other than arrays and containers (also a ``pickle.UnpicklingError``).
+        UnreadableFileError: it is truncated or not a pickle (naming ``path``).
+        DataSetError: it holds something other than a dict.
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'Data file not found: {path}')
-    with open(path, 'rb') as f:
-        obj = _RestrictedUnpickler(io.BytesIO(f.read()), encoding='latin1').load()
+    with open(path, 'rb') as f, naming_file(path, 'CIFAR pickle'):
+        obj = _RestrictedUnpickler(io.BytesIO(f.read()), path, encoding='latin1').load()
     if not isinstance(obj, dict):
-        raise ValueError(f'{path}: expected a dict, got {type(obj).__name__}')
+        raise DataSetError(f'{path}: expected a dict, got {type(obj).__name__}')
     return {(k.decode('latin1') if isinstance(k, bytes) else k): v for k, v in obj.items()}
 
 
@@ -87,8 +107,9 @@ class ClsDataset(BaseDataset):
         return np.array([self.get_data_info(i)['gt_label'] for i in range(len(self))])
 
     def load_image(self, info: dict):
-        """The sample's image as a uint8 CHW tensor or array."""
-        return load_image(info['img_path'])
+        """The sample's image as a uint8 CHW tensor or array; a file that cannot be decoded is named (and its list
+        line, ``info['source']``, where it came from a list)."""
+        return read_image(info['img_path'], info.get('source'))
 
     def prepare_data(self, idx):
         info = self.get_data_info(idx)
@@ -126,19 +147,42 @@ class CIFAR10(ClsDataset):
         root = self._find_root(self.base_folder, self.meta_file)
         files = self.train_files if self.split == 'train' else self.test_files
         paths = [self._require(osp.join(root, f)) for f in files]
-        meta = safe_unpickle(self._require(osp.join(root, self.meta_file)))
-        self._metainfo = dict(self._metainfo, classes=tuple(meta[self.meta_key]))
+        meta_path = self._require(osp.join(root, self.meta_file))
+        meta = safe_unpickle(meta_path)
+        classes = tuple(meta.get(self.meta_key) or ())
+        if not classes:
+            raise DataSetError(f'{meta_path}: expected a non-empty list "{self.meta_key}" of class names, found keys '
+                               f'{sorted(meta)}')
+        self._metainfo = dict(self._metainfo, classes=classes)
         data, labels = [], []
         for p in paths:
             batch = safe_unpickle(p)
             if 'data' not in batch or self.label_key not in batch:
                 raise KeyError(f'{p}: expected keys "data" and "{self.label_key}", found {sorted(batch)}')
-            data.append(np.asarray(batch['data'], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            labels.extend(int(x) for x in batch[self.label_key])
+            images = np.asarray(batch['data'], dtype=np.uint8)
+            if images.size % (3 * 32 * 32):
+                raise DataSetError(f'{p}: "data" holds {images.size} bytes, not a whole number of 3 x 32 x 32 images')
+            images = images.reshape(-1, 3, 32, 32)
+            batch_labels = self._check_labels(batch[self.label_key], len(classes), p, meta_path)
+            if len(batch_labels) != len(images):
+                raise DataSetError(f'{p}: {len(batch_labels)} labels for {len(images)} images')
+            data.append(images)
+            labels.extend(batch_labels.tolist())
         self._images = np.concatenate(data)
-        if len(labels) != len(self._images):
-            raise ValueError(f'{root}: {len(labels)} labels for {len(self._images)} images')
         return [dict(gt_label=lab, array_index=i) for i, lab in enumerate(labels)]
+
+    def _check_labels(self, raw, num_classes: int, path: str, meta_path: str) -> np.ndarray:
+        """The labels of one batch as int64, refused (naming the batch and the first bad image) unless every one
+        is an integer in ``[0, num_classes)``: an out-of-range label would otherwise surface only in the loss."""
+        labels = np.asarray(raw)
+        if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
+            raise DataSetError(f'{path}: "{self.label_key}" must be a flat list of integer labels, got '
+                               f'{labels.dtype} of shape {labels.shape}')
+        bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+        if len(bad):
+            err = label_error(int(labels[bad[0]]), num_classes, f'{path}, image {bad[0]}')
+            raise DataSetError(f'{err} as {meta_path} lists them; {len(bad)} such labels in this batch')
+        return labels.astype(np.int64)
 
     def load_image(self, info: dict):
         return torch.from_numpy(self._images[info['array_index']].copy())
@@ -155,7 +199,9 @@ class CIFAR100(CIFAR10):
     label_key = 'fine_labels'
 
 
-def _read_pairs(path: str) -> dict:
+def _read_pairs(path: str) -> Dict[int, Tuple[str, int]]:
+    """``<integer id> <value>`` lines -> ``{id: (value, line number)}``; a malformed line or a repeated id is refused
+    naming its line (a repeated id would silently replace the first)."""
     out = {}
     with open(path) as f:
         for n, line in enumerate(f, 1):
@@ -163,35 +209,56 @@ def _read_pairs(path: str) -> dict:
             if not line:
                 continue
             parts = line.split(maxsplit=1)
-            if len(parts) != 2:
-                raise ValueError(f'{path}:{n}: expected "<id> <value>", got {line!r}')
-            out[int(parts[0])] = parts[1]
+            if len(parts) != 2 or not parts[0].isdigit():
+                raise DataSetError(f'{path}, line {n}: expected "<integer id> <value>", got {line!r}')
+            key = int(parts[0])
+            if key in out:
+                raise DataSetError(f'{path}, line {n}: id {key} again (first on line {out[key][1]})')
+            out[key] = (parts[1], n)
     return out
 
 
 @DATASETS.register_module()
 class CUB200(ClsDataset):
-    """Caltech-UCSD Birds-200-2011 with its official train/test split (labels 0..199)."""
+    """Caltech-UCSD Birds-200-2011 with its official train/test split (labels 0..199).
+
+    Labels (1-based in ``image_class_labels.txt``) must be those of ``classes.txt`` (ids 1..N), or of the 200 classes
+    where it is absent; split flags must be 0 or 1. Each image remembers its line of ``images.txt``, which an error
+    decoding it names.
+    """
     base_folder = 'CUB_200_2011'
+    num_classes = 200
 
     def load_data_list(self) -> List[dict]:
         root = self._find_root(self.base_folder, 'images.txt')
-        images = _read_pairs(self._require(osp.join(root, 'images.txt')))
-        labels = _read_pairs(self._require(osp.join(root, 'image_class_labels.txt')))
-        split = _read_pairs(self._require(osp.join(root, 'train_test_split.txt')))
+        images_file = self._require(osp.join(root, 'images.txt'))
+        labels_file = self._require(osp.join(root, 'image_class_labels.txt'))
+        split_file = self._require(osp.join(root, 'train_test_split.txt'))
+        images, labels, split = _read_pairs(images_file), _read_pairs(labels_file), _read_pairs(split_file)
+        num_classes = self.num_classes
         classes_file = osp.join(root, 'classes.txt')
         if osp.isfile(classes_file):
             names = _read_pairs(classes_file)
-            self._metainfo = dict(self._metainfo, classes=tuple(names[k] for k in sorted(names)))
+            if sorted(names) != list(range(1, len(names) + 1)):
+                raise DataSetError(f'{classes_file}: class ids must run 1..{len(names)} once each')
+            num_classes = len(names)
+            self._metainfo = dict(self._metainfo, classes=tuple(names[k][0] for k in sorted(names)))
         want = '1' if self.split == 'train' else '0'
         img_dir = osp.join(root, 'images')
         data_list = []
         for img_id in sorted(images):
             if img_id not in split or img_id not in labels:
                 raise KeyError(f'{root}: image id {img_id} missing from train_test_split.txt or image_class_labels.txt')
-            if split[img_id].strip() == want:
-                data_list.append(dict(img_path=osp.join(img_dir, images[img_id]),
-                                      gt_label=int(labels[img_id]) - 1))
+            flag, flag_line = split[img_id]
+            if flag not in ('0', '1'):
+                raise DataSetError(f'{split_file}, line {flag_line}: the split flag of image {img_id} must be 1 '
+                                   f'(train) or 0 (test), got {flag!r}')
+            label, label_line = labels[img_id]
+            gt_label = check_label(label, num_classes, f'{labels_file}, line {label_line}', base=1)
+            if flag == want:
+                rel, img_line = images[img_id]
+                data_list.append(dict(img_path=osp.join(img_dir, rel), gt_label=gt_label,
+                                      source=f'{images_file}, line {img_line}'))
         return data_list
 
 
@@ -199,7 +266,8 @@ class CUB200(ClsDataset):
 class ImageFolder(ClsDataset):
     """ImageNet-style class folders: ``data_root/<split>/<class>/<image>`` (``split=''`` reads ``data_root`` itself).
 
-    ``classes`` fixes the class order (default: sorted folder names)."""
+    ``classes`` fixes the class order (default: sorted folder names). Every class folder must hold at least one image
+    (searched recursively, extensions ``IMG_EXTENSIONS``): an empty one is refused, naming it."""
 
     def __init__(self, data_root: str = '', split: str = 'train', classes: Optional[Sequence[str]] = None, **kwargs):
         self._classes = tuple(classes) if classes is not None else None
@@ -220,10 +288,12 @@ class ImageFolder(ClsDataset):
         data_list = []
         for label, name in enumerate(classes):
             cdir = self._require(osp.join(root, name))
-            for dirpath, _, files in sorted(os.walk(cdir, followlinks=True)):
-                for fn in sorted(files):
-                    if fn.lower().endswith(IMG_EXTENSIONS):
-                        data_list.append(dict(img_path=osp.join(dirpath, fn), gt_label=label))
-        if not data_list:
-            raise FileNotFoundError(f'ImageFolder: no images with extensions {IMG_EXTENSIONS} under {root}')
+            found = [dict(img_path=osp.join(dirpath, fn), gt_label=label)
+                     for dirpath, _, files in sorted(os.walk(cdir, followlinks=True))
+                     for fn in sorted(files) if fn.lower().endswith(IMG_EXTENSIONS)]
+            if not found:
+                # an empty folder would still take a label (and an output of the classifier) that no image has
+                raise DataSetError(f'ImageFolder: class folder {cdir} holds no images with extensions '
+                                   f'{IMG_EXTENSIONS}; remove it or add its images')
+            data_list.extend(found)
         return data_list

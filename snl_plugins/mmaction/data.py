@@ -31,22 +31,20 @@ import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-__all__ = ['DataSetError', 'check_video', 'read_class_ind', 'ucf101_annotations', 'write_ucf101_annotations',
-           'kinetics_annotations', 'write_kinetics_annotations', 'write_lines', 'count_rawframes',
-           'rawframe_annotations']
+from ..datacheck import DataSetError, UnreadableFileError, naming_file
+
+__all__ = ['DataSetError', 'UnreadableFileError', 'check_video', 'read_class_ind', 'ucf101_annotations',
+           'write_ucf101_annotations', 'kinetics_annotations', 'write_kinetics_annotations', 'write_lines',
+           'count_rawframes', 'rawframe_annotations']
 
 CHECKS = ('open', 'exists', 'none')
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov')
 RAWFRAME_MODALITIES = {'rgb': ('img',), 'flow': ('x', 'y'), 'rgb+flow': ('img', 'x', 'y')}
 
 
-class DataSetError(ValueError):
-    """A data set on disk is missing a file, holds an unreadable one or disagrees with its lists."""
-
-
 def check_video(path: str, check: str = 'open') -> None:
-    """Raise :class:`DataSetError` naming ``path`` if it is missing (``check`` 'exists' / 'open') or cannot be
-    decoded ('open': decord, else OpenCV, must read its first frame)."""
+    """Raise :class:`DataSetError` naming ``path`` if it is missing (``check`` 'exists' / 'open'), or its subclass
+    :class:`UnreadableFileError` if it cannot be decoded ('open': decord, else OpenCV, must read its first frame)."""
     if check not in CHECKS:
         raise ValueError(f'check must be one of {CHECKS}, got {check!r}')
     if check == 'none':
@@ -60,15 +58,11 @@ def check_video(path: str, check: str = 'open') -> None:
     except ImportError:
         decord = None
     if decord is not None:
-        try:
+        with naming_file(path, 'video'):  # decord raises DECORDError (a RuntimeError) with a C++ trace
             reader = decord.VideoReader(path, num_threads=1)
             if len(reader) < 1:
-                raise DataSetError(f'unreadable video (no frames): {path}')
+                raise UnreadableFileError(f'unreadable video (no frames): {path}')
             reader[0].asnumpy()
-        except DataSetError:
-            raise
-        except Exception as err:  # decord raises DECORDError (a RuntimeError) with a C++ trace
-            raise DataSetError(f'unreadable video: {path} (decord: {str(err).splitlines()[0][:200]})') from None
         return
     import cv2
     cap = cv2.VideoCapture(path)
@@ -77,7 +71,7 @@ def check_video(path: str, check: str = 'open') -> None:
     finally:
         cap.release()
     if not ok:
-        raise DataSetError(f'unreadable video (OpenCV could not read a frame): {path}')
+        raise UnreadableFileError(f'unreadable video (OpenCV could not read a frame): {path}')
 
 
 def _lines(path: str) -> List[str]:

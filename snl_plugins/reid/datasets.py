@@ -25,6 +25,12 @@ Layouts (``data_root`` is the folder shown, or the one holding it):
   with at least ``min_frames`` (21) frames in each (178 of the release), 10 splits into halves. Query: cam_a, gallery:
   cam_b.
 
+Person folders are read strictly: the identity is the number of a folder named exactly as the release names them
+(``person`` and 3 digits, ``person_`` and 4 digits); any other folder in a camera folder (``person001b``, ``alice``)
+is refused with a :class:`~snl_plugins.datacheck.DataSetError` naming it, since an identity made up from whatever
+digits a name holds merges persons and makes every tracklet a match. A frame that cannot be decoded raises
+:class:`~snl_plugins.datacheck.UnreadableFileError` naming it (for Mars also its line of the name list).
+
 Splits (iLIDS-VID, PRID2011) are reproducible: the first use writes them to a JSON file beside the data (torchreid's
 format, a list of ``{"train": [person dirs], "test": [person dirs]}``; iLIDS-VID's from the official
 ``train-test people splits/train_test_splits_ilidsvid.mat`` when present, as torchreid does, else from a seeded
@@ -45,7 +51,7 @@ import torch
 from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS
 
-from ..engine.images import load_image
+from ..datacheck import DataSetError, read_image
 from .transforms import build_clip_transforms
 
 __all__ = ['VideoReIDDataset', 'Mars', 'iLIDSVID', 'PRID2011', 'sample_clips', 'SAMPLINGS']
@@ -160,8 +166,11 @@ class VideoReIDDataset(BaseDataset):
             self._pids = np.array([self.get_data_info(i)['gt_label'] for i in range(len(self))])
         return self._pids
 
-    def load_frames(self, paths: Sequence[str]) -> torch.Tensor:
-        frames = [load_image(p) for p in paths]
+    def load_frames(self, paths: Sequence[str], sources: Optional[Sequence[Optional[str]]] = None) -> torch.Tensor:
+        """Frames as one F x C x H x W uint8 tensor; ``sources[i]`` says where ``paths[i]`` was listed, for the
+        error naming a frame that cannot be decoded."""
+        sources = sources if sources is not None else [None] * len(paths)
+        frames = [read_image(p, src) for p, src in zip(paths, sources)]
         shape = frames[0].shape
         for p, f in zip(paths, frames):
             if f.shape != shape:
@@ -174,7 +183,9 @@ class VideoReIDDataset(BaseDataset):
         paths = info['img_paths']
         clips = sample_clips(len(paths), self.seq_len, self.sampling, self.max_clips)
         needed, inverse = np.unique(clips, return_inverse=True)
-        frames = self.load_frames([paths[i] for i in needed])
+        first_line = info.get('first_line')  # Mars: line of the name list holding the tracklet's first frame
+        sources = [None if first_line is None else f'{info["list_file"]}, line {first_line + i}' for i in needed]
+        frames = self.load_frames([paths[i] for i in needed], sources)
         for t in self.transforms:
             frames = t(frames)
         clips = frames[torch.from_numpy(inverse.reshape(clips.shape))].contiguous()  # N x T x C x H x W
@@ -214,15 +225,19 @@ def _load_mat(path: str, key: str, what: str) -> np.ndarray:
 
 
 def _read_names(path: str) -> List[str]:
+    """The image names of a Mars name list, one a line; name ``i`` (1-based, as the track files index them) is on
+    line ``i``, so a blank line before the last name is refused (it would shift every index after it)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'Mars info file not found: {path} (expected one image name per line, '
                                 'like 0001C1T0001F001.jpg)')
     with open(path) as f:
-        names = [line.strip() for line in f if line.strip()]
+        names = [line.strip() for line in f]
+    while names and not names[-1]:
+        names.pop()
     pattern = re.compile(r'^(\d{4}|00-1)C(\d)T\d{4}F\d{3}\.\w+$')
     for n, name in enumerate(names, 1):
         if not pattern.match(name):
-            raise ValueError(f'{path}:{n}: expected an image name like 0001C1T0001F001.jpg, got {name!r}')
+            raise DataSetError(f'{path}:{n}: expected an image name like 0001C1T0001F001.jpg, got {name!r}')
     return names
 
 
@@ -278,7 +293,8 @@ class Mars(VideoReIDDataset):
                                  f'{sorted(cams)}; expected one identity {expected} and camera {cam}')
             paths = [osp.join(root, home, n[:4], n) for n in img_names]
             out.append(dict(img_paths=paths, pid=int(pid), camid=int(cam) - 1, query=bool(query[row]),
-                            gallery=bool(self.query_in_gallery or not query[row])))
+                            gallery=bool(self.query_in_gallery or not query[row]), list_file=names_file,
+                            first_line=int(start)))
         return out
 
 
@@ -289,6 +305,8 @@ class _TwoCameraDataset(VideoReIDDataset):
     """One tracklet per person and camera; persons split into train / test halves, 10 splits."""
     folder = ''  # the data set's own folder under data_root
     cam_dirs = ('', '')  # relative to the data set's folder; cams[0] = query camera
+    person_dir = re.compile('')  # a person folder's full name; group 1 is the identity
+    person_example = ''  # for messages
     split_name = ''  # default split file name
     default_min_frames = 0
 
@@ -310,13 +328,20 @@ class _TwoCameraDataset(VideoReIDDataset):
         return self._find_root(self.folder, self.cam_dirs[0])
 
     def _persons(self, root: str) -> Dict[str, List[List[str]]]:
-        """{person dir: [frames in cam 0, frames in cam 1]} for the persons present in both cameras."""
+        """{person dir: [frames in cam 0, frames in cam 1]} for the persons present in both cameras; every folder
+        in a camera folder must be a person folder named as the release names them (files there are ignored)."""
         found = []
         for cam in self.cam_dirs:
             d = osp.join(root, cam)
             if not osp.isdir(d):
                 raise FileNotFoundError(f'{type(self).__name__}: camera folder not found: {d}')
-            found.append({e.name for e in os.scandir(d) if e.is_dir()})
+            names = {e.name for e in os.scandir(d) if e.is_dir()}
+            for name in sorted(names):
+                if not self.person_dir.fullmatch(name):
+                    raise DataSetError(f'{type(self).__name__}: folder {osp.join(d, name)} is not a person folder '
+                                       f'of the published layout (named like {self.person_example}, pattern '
+                                       f'{self.person_dir.pattern}); move it out of {d}')
+            found.append(names)
         both = sorted(found[0] & found[1])
         return {p: [_list_frames(osp.join(root, cam, p)) for cam in self.cam_dirs] for p in both}
 
@@ -384,7 +409,7 @@ class _TwoCameraDataset(VideoReIDDataset):
         chosen = splits[self.split_id]['train' if split == 'train' else 'test']
         out = []
         for person in chosen:
-            pid = int(re.sub(r'\D', '', person) or 0)
+            pid = int(self.person_dir.fullmatch(person).group(1))  # every name in `persons` matched in _persons
             for cam, frames in enumerate(persons[person]):
                 if not frames:
                     raise FileNotFoundError(f'{type(self).__name__}: no frames ({", ".join(FRAME_EXTENSIONS)}) in '
@@ -404,6 +429,8 @@ class iLIDSVID(_TwoCameraDataset):  # noqa: N801 (the data set's name)
     """
     folder = 'i-LIDS-VID'
     cam_dirs = (osp.join('sequences', 'cam1'), osp.join('sequences', 'cam2'))
+    person_dir = re.compile(r'person(\d{3})')
+    person_example = 'person001'
     split_name = 'splits_ilidsvid.json'
     official_mat = osp.join('train-test people splits', 'train_test_splits_ilidsvid.mat')
 
@@ -435,5 +462,7 @@ class PRID2011(_TwoCameraDataset):
     """
     folder = 'prid_2011'
     cam_dirs = (osp.join('multi_shot', 'cam_a'), osp.join('multi_shot', 'cam_b'))
+    person_dir = re.compile(r'person_(\d{4})')
+    person_example = 'person_0001'
     split_name = 'splits_prid2011.json'
     default_min_frames = 21

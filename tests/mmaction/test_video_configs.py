@@ -84,3 +84,36 @@ def test_bad_configs_say_what_exists(mmaction_scope, tmp_path):
         cfg = Config.fromfile(str(bad))
         with pytest.raises(ValueError, match=pattern):
             MODELS.build(cfg.model)
+
+
+ALL_CONFIGS = sorted(p for p in CFG_DIR.rglob('*.py') if p.parent.name != '_base_')
+
+
+@pytest.mark.parametrize('path', ALL_CONFIGS, ids=[p.name for p in ALL_CONFIGS])
+def test_config_data_sets_check_labels_against_the_classifier(path, mmaction_scope):
+    """Every recognition config reads its lists with a checked data set whose num_classes is its classifier's, so a
+    label beyond the classes (or a line without one) fails when the data set is built, naming the line."""
+    cfg = Config.fromfile(str(path))
+    assert 'snl_plugins.mmaction.datasets' in cfg.custom_imports.imports
+    frames = 'img' in cfg.train_dataloader.dataset.data_prefix  # rawframes (MARS) rather than videos
+    kind = 'CheckedRawframeDataset' if frames else 'CheckedVideoDataset'
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+        assert loader.dataset.type == kind
+        assert loader.dataset.num_classes == cfg.model.cls_head.num_classes
+
+
+def test_config_data_set_builds_and_refuses_a_bad_label(tmp_path, mmaction_scope):
+    import importlib
+
+    from mmaction.registry import DATASETS
+    from snl_plugins.datacheck import DataSetError
+    cfg = Config.fromfile(str(CFG_DIR / 'i3d' / 'i3d_r50-snl_8xb8-32x2x1-100e_ucf101-split1-rgb.py'))
+    for module in cfg.custom_imports.imports:
+        importlib.import_module(module)
+    ann = tmp_path / 'list.txt'
+    ann.write_text('Basketball/v_Basketball_g01_c01.avi 1\n')
+    dataset = dict(cfg.train_dataloader.dataset, ann_file=str(ann))
+    assert len(DATASETS.build(dataset)) == 1
+    ann.write_text('Basketball/v_Basketball_g01_c01.avi 1\nBasketball/v_Basketball_g02_c01.avi 101\n')
+    with pytest.raises(DataSetError, match=f"{ann}, line 2: label '101' is not one of the 101 classes"):
+        DATASETS.build(dataset)

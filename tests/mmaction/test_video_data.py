@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.datasets import truncate_file
 from fixtures.video import write_kinetics, write_ucf101
+from snl_plugins.datacheck import UnreadableFileError
 from snl_plugins.mmaction.data import (DataSetError, check_video, kinetics_annotations, ucf101_annotations,
                                        write_kinetics_annotations, write_ucf101_annotations)
 
@@ -157,3 +159,95 @@ def test_rawframe_errors_name_the_directory(tmp_path):
         count_rawframes(str(tmp_path / 'Basketball'))
     with pytest.raises(ValueError, match="modality must be one of"):
         count_rawframes(str(video), 'depth')
+
+
+# --- CheckedVideoDataset / CheckedRawframeDataset: lists checked when built, decode errors named ----------------
+DECODE = [dict(type='DecordInit'), dict(type='SampleFrames', clip_len=4, frame_interval=1, num_clips=1),
+          dict(type='DecordDecode'), dict(type='FormatShape', input_format='NCTHW'), dict(type='PackActionInputs')]
+
+
+def _video_list(path: Path, *lines: str) -> str:
+    path.write_text(''.join(line + '\n' for line in lines))
+    return str(path)
+
+
+def test_checked_video_dataset_reads_what_video_dataset_reads(ucf, tmp_path, mmaction_scope):
+    from mmaction.datasets import VideoDataset
+    from snl_plugins.mmaction.datasets import CheckedVideoDataset
+    train, _ = write_ucf101_annotations(str(ucf), str(tmp_path), splits=[1], check='none')
+    with open(train, 'a') as f:
+        f.write('\n')  # a trailing blank line is skipped (upstream makes a sample of it with label -1)
+    prefix = dict(video=str(ucf / 'UCF-101'))
+    checked = CheckedVideoDataset(train, DECODE, data_prefix=prefix, num_classes=3)
+    upstream = VideoDataset(train, DECODE, data_prefix=prefix)
+    assert len(checked) == 6 and len(upstream) == 7
+    for i in range(len(checked)):
+        info = checked.get_data_info(i)
+        assert info.pop('list_line') == i + 1 and info == upstream.get_data_info(i)
+    assert checked[0]['inputs'].shape == upstream[0]['inputs'].shape == (1, 3, 4, 32, 32)
+
+
+@pytest.mark.parametrize('line, message', [
+    ('Basketball/v_Basketball_g01_c01.avi 500', "line 2: label '500' is not one of the 101 classes "
+                                                r'\(integers 0..100\)'),
+    ('Basketball/v_Basketball_g01_c01.avi -1', "line 2: label '-1' is not one of the 101 classes"),
+    ('Basketball/v_Basketball_g01_c01.avi one', "line 2: label 'one' is not one of the 101 classes"),
+    ('Basketball/v_Basketball_g01_c01.avi', r'line 2: expected "<path> <label>", got .*c01.avi\' \(no label\)'),
+    ('Basketball/v_Basketball_g01_c01.avi 1 2', 'line 2: expected "<path> <label>", got'),
+])
+def test_checked_video_dataset_refuses_bad_list_lines_at_build(tmp_path, mmaction_scope, line, message):
+    from snl_plugins.mmaction.datasets import CheckedVideoDataset
+    ann = _video_list(tmp_path / 'list.txt', 'ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 0', line)
+    with pytest.raises(DataSetError, match=f'{ann}, {message}'):
+        CheckedVideoDataset(ann, DECODE, num_classes=101)
+
+
+def test_checked_video_dataset_needs_num_classes_and_samples(tmp_path, mmaction_scope):
+    from snl_plugins.mmaction.datasets import CheckedVideoDataset
+    ann = _video_list(tmp_path / 'list.txt', 'a.avi 0')
+    with pytest.raises(DataSetError, match=f'num_classes .* is needed to check the labels of {ann}'):
+        CheckedVideoDataset(ann, DECODE)
+    empty = _video_list(tmp_path / 'empty.txt', '')
+    with pytest.raises(DataSetError, match=f'{empty} lists no samples'):
+        CheckedVideoDataset(empty, DECODE, num_classes=2)
+    multi = CheckedVideoDataset(_video_list(tmp_path / 'multi.txt', 'a.avi 0 1'), DECODE, num_classes=2,
+                                multi_class=True)
+    assert multi.get_data_info(0)['label'].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize('keep', [0.0, 0.5])
+def test_corrupt_video_names_the_file_and_list_line(ucf, tmp_path, mmaction_scope, keep):
+    from snl_plugins.mmaction.datasets import CheckedVideoDataset
+    root = _copy(ucf, tmp_path)
+    bad = truncate_file(root / 'UCF-101' / 'Basketball' / 'v_Basketball_g01_c01.avi', keep=keep)
+    ann = _video_list(tmp_path / 'list.txt', 'ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 0', '',
+                      'Basketball/v_Basketball_g01_c01.avi 1')
+    ds = CheckedVideoDataset(ann, DECODE, data_prefix=dict(video=str(root / 'UCF-101')), num_classes=3)
+    assert ds[0]['inputs'].shape == (1, 3, 4, 32, 32)
+    with pytest.raises(UnreadableFileError, match=rf'unreadable video: {bad} \({ann}, line 3\): '
+                                                  r'(DECORDError|RuntimeError): Error reading \d+ bytes'):
+        ds[1]
+
+
+def test_checked_rawframe_dataset(tmp_path, mmaction_scope):
+    from fixtures.rawframes import write_rawframes
+    from snl_plugins.mmaction.datasets import CheckedRawframeDataset
+    data = Path(write_rawframes(tmp_path / 'data', num_classes=2, train_per_class=1, val_per_class=1, frames=4))
+    pipeline = [dict(type='SampleFrames', clip_len=4, frame_interval=1, num_clips=1), dict(type='RawFrameDecode'),
+                dict(type='FormatShape', input_format='NCTHW'), dict(type='PackActionInputs')]
+    prefix = dict(img=str(data / 'rawframes'))
+    ann = str(data / 'train_list_rawframes.txt')
+    ds = CheckedRawframeDataset(ann, pipeline, data_prefix=prefix, num_classes=2)
+    assert len(ds) == 2 and ds[1]['inputs'].shape == (1, 3, 4, 32, 32)
+    frame_dir = data / 'rawframes' / 'class1_train0'
+    truncate_file(frame_dir / 'img_00003.jpg', keep=0.0)
+    with pytest.raises(UnreadableFileError, match=rf'unreadable frames of video: {frame_dir} \({ann}, line 2\)'):
+        ds[1]
+    for line, message in (('class0_train0 4 2', "line 1: label '2' is not one of the 2 classes"),
+                          ('class0_train0 0 1', 'line 1: .*class0_train0 has 0 frames'),
+                          ('class0_train0 1', r'line 1: expected "<frame dir> <total frames> <label>", got .* '
+                                              r'\(no label\)'),
+                          ('class0_train0', 'line 1: expected "<frame dir> <total frames> <label>"')):
+        bad = _video_list(tmp_path / 'bad.txt', line)
+        with pytest.raises(DataSetError, match=f'{bad}, {message}'):
+            CheckedRawframeDataset(bad, pipeline, data_prefix=prefix, num_classes=2)

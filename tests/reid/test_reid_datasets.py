@@ -6,8 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
+from fixtures.datasets import truncate_file
 from fixtures.reid import MARS_TEST, write_ilidsvid, write_mars, write_prid2011
 
+from snl_plugins.datacheck import DataSetError, UnreadableFileError  # noqa: E402
 from snl_plugins.reid import PRID2011, Mars, iLIDSVID, sample_clips  # noqa: E402
 
 
@@ -184,3 +186,57 @@ def test_missing_layout_names_the_path(tmp_path):
         PRID2011(str(tmp_path), split='train')
     with pytest.raises(FileNotFoundError, match='info/train_name.txt'):
         Mars(str(tmp_path), split='train')
+
+
+# --- bad data is refused when the data set is built, or named when a file is read (docs/reliability.md) ---------
+@pytest.mark.parametrize('cls, key, camera, folder', [
+    (iLIDSVID, 'ilids', 'i-LIDS-VID/sequences/cam1', 'person001b'),  # would have merged with person001
+    (iLIDSVID, 'ilids', 'i-LIDS-VID/sequences/cam2', 'alice'),  # would have been pid 0, as bob
+    (iLIDSVID, 'ilids', 'i-LIDS-VID/sequences/cam1', 'person0001'),
+    (PRID2011, 'prid', 'prid_2011/multi_shot/cam_b', 'person_001'),
+    (PRID2011, 'prid', 'prid_2011/multi_shot/cam_a', 'bob'),
+    (PRID2011, 'prid', 'prid_2011/multi_shot/cam_a', 'person_0003_copy'),
+])
+def test_two_camera_person_folders_are_read_strictly(roots, tmp_path, cls, key, camera, folder):
+    root = tmp_path / key
+    shutil.copytree(roots[key], root)
+    cam = root / camera
+    first = sorted(p for p in cam.iterdir() if p.is_dir())[0]
+    shutil.copytree(first, cam / folder)  # a copy of a real person's frames under a name of no published form
+    with pytest.raises(DataSetError, match=rf'folder {cam / folder} is not a person folder of the published layout'):
+        cls(str(root), split='train', min_frames=4)
+    (cam / 'README.txt').write_text('files beside the person folders are ignored')
+    shutil.rmtree(cam / folder)
+    assert len(cls(str(root), split='test', min_frames=4)) > 0
+
+
+def test_two_camera_identity_is_the_folder_number(roots):
+    ds = iLIDSVID(roots['ilids'], split='test')
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        assert f'/person{info["pid"]:03d}/' in info['img_paths'][0]
+
+
+def test_truncated_frames_name_the_file(roots, tmp_path):
+    root = tmp_path / 'ilids'
+    shutil.copytree(roots['ilids'], root)
+    ds = iLIDSVID(str(root), split='test', seq_len=2)
+    bad = truncate_file(ds.get_data_info(0)['img_paths'][1])
+    with pytest.raises(UnreadableFileError, match=f'unreadable image: {bad}: OSError: image file is truncated'):
+        ds[0]
+    mars = _broken_mars(roots, tmp_path)
+    ds = Mars(str(mars), split='test', seq_len=2)
+    info = ds.get_data_info(1)  # the second test tracklet: lines 6-8 of test_name.txt
+    bad = truncate_file(info['img_paths'][2], keep=0.4)
+    names = mars / 'info' / 'test_name.txt'
+    with pytest.raises(UnreadableFileError, match=rf'unreadable image: {bad} \({names}, line 8\): OSError'):
+        ds[1]
+
+
+def test_mars_name_list_with_a_blank_line_is_refused(roots, tmp_path):
+    root = _broken_mars(roots, tmp_path)
+    names = root / 'info' / 'train_name.txt'
+    lines = names.read_text().splitlines()
+    names.write_text('\n'.join(lines[:3] + [''] + lines[3:]) + '\n\n')
+    with pytest.raises(DataSetError, match="train_name.txt:4: expected an image name like 0001C1T0001F001.jpg, got ''"):
+        Mars(str(root), split='train')

@@ -36,4 +36,5 @@ test_dataloader = dict(dataset=dict(ann_file='data/kinetics400/kinetics400_val_l
 # the authors' MARS batch of 16 (MARS_train.py --batch_size 16) as 4 GPUs x 4; optimiser and schedule as the flow stream
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 # MARSRecognizer subclasses mmaction2's Recognizer3D, so it registers on import of its module (not of snl_plugins)
-custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmaction.mars'], allow_failed_imports=False)
+custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmaction.mars', 'snl_plugins.mmaction.datasets'],
+                      allow_failed_imports=False)

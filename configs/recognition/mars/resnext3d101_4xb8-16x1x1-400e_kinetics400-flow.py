@@ -42,9 +42,12 @@ test_pipeline = [
     dict(type='PackActionInputs')
 ]
 # the authors' batch of 32 (train.py --batch_size 32) as 4 GPUs x 8
-train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=8, dataset=dict(pipeline=val_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+# mmaction2's data set with its list checked when built (labels in [0, num_classes), no line without one) and
+# decode errors naming the file and list line (snl_plugins.mmaction.datasets)
+checked = dict(type='CheckedRawframeDataset', num_classes=400)
+train_dataloader = dict(batch_size=8, dataset=dict(**checked, pipeline=train_pipeline))
+val_dataloader = dict(batch_size=8, dataset=dict(**checked, pipeline=val_pipeline))
+test_dataloader = dict(dataset=dict(**checked, pipeline=test_pipeline))
 
 # MARS's optimiser: SGD momentum 0.9, dampening 0.9, lr 0.1, weight decay 1e-3, no gradient clipping; lr x 0.1 when the
 # validation score stops improving for 10 epochs (the authors watch the validation loss, which mmaction2's ValLoop
@@ -54,6 +57,6 @@ optim_wrapper = dict(_delete_=True, type='OptimWrapper',
 param_scheduler = [dict(type='ReduceOnPlateauLR', monitor='acc/top1', rule='greater', factor=0.1, patience=10,
                         by_epoch=True)]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=400, val_begin=1, val_interval=1)
-default_hooks = dict(checkpoint=dict(interval=2, max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=2, max_keep_ckpts=3))  # atomic, exact resume
 auto_scale_lr = dict(enable=False, base_batch_size=32)
-custom_imports = dict(imports=['snl_plugins'], allow_failed_imports=False)
+custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmaction.datasets'], allow_failed_imports=False)

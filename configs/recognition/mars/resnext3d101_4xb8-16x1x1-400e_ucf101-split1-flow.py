@@ -9,11 +9,11 @@ load_from = {{_base_.kinetics400_mars_flow}}  # the classifier (400 classes) is 
 # and lists of `<Class>/v_... <total_frames> <label>` lines (tools/data/ucf101_to_mmaction.py ucf101 data/ucf101
 # --rawframes data/ucf101/rawframes writes them).
 ucf101_frames = 'data/ucf101/rawframes'
-train_dataloader = dict(dataset=dict(ann_file='data/ucf101/ucf101_train_split_1_rawframes.txt',
+train_dataloader = dict(dataset=dict(num_classes=101, ann_file='data/ucf101/ucf101_train_split_1_rawframes.txt',
                                      data_prefix=dict(img=ucf101_frames)))
-val_dataloader = dict(dataset=dict(ann_file='data/ucf101/ucf101_val_split_1_rawframes.txt',
+val_dataloader = dict(dataset=dict(num_classes=101, ann_file='data/ucf101/ucf101_val_split_1_rawframes.txt',
                                    data_prefix=dict(img=ucf101_frames)))
-test_dataloader = dict(dataset=dict(ann_file='data/ucf101/ucf101_val_split_1_rawframes.txt',
+test_dataloader = dict(dataset=dict(num_classes=101, ann_file='data/ucf101/ucf101_val_split_1_rawframes.txt',
                                     data_prefix=dict(img=ucf101_frames)))
 
 optim_wrapper = dict(optimizer=dict(lr=0.001, weight_decay=1e-5))

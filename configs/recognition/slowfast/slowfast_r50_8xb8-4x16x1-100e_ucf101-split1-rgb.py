@@ -9,11 +9,14 @@ model = dict(cls_head=dict(num_classes=101))
 # UCF-101 split 1 (101 classes): lists written by tools/data/ucf101_to_mmaction.py from the standard layout
 # (data/ucf101/UCF-101/<Class>/v_*.avi, data/ucf101/ucfTrainTestlist/).
 ucf101_root = 'data/ucf101'
-train_dataloader = dict(dataset=dict(ann_file=ucf101_root + '/ucf101_train_split_1_videos.txt',
+# mmaction2's data set with its list checked when built (labels in [0, num_classes), no line without one) and
+# decode errors naming the file and list line (snl_plugins.mmaction.datasets)
+checked = dict(type='CheckedVideoDataset', num_classes=101)
+train_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_train_split_1_videos.txt',
                                      data_prefix=dict(video=ucf101_root + '/UCF-101')))
-val_dataloader = dict(dataset=dict(ann_file=ucf101_root + '/ucf101_val_split_1_videos.txt',
+val_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_val_split_1_videos.txt',
                                    data_prefix=dict(video=ucf101_root + '/UCF-101')))
-test_dataloader = dict(dataset=dict(ann_file=ucf101_root + '/ucf101_val_split_1_videos.txt',
+test_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_val_split_1_videos.txt',
                                     data_prefix=dict(video=ucf101_root + '/UCF-101')))
 
 # The paper's schedule (Sec. 5): SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 every 40 epochs, 100 epochs.
@@ -21,4 +24,6 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_begin=1, val_in
 param_scheduler = [dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[40, 80], gamma=0.1)]
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
                      clip_grad=dict(max_norm=40, norm_type=2))
-custom_imports = dict(imports=['snl_plugins'], allow_failed_imports=False)
+custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmaction.datasets'], allow_failed_imports=False)
+# atomic checkpoint writes, old ones removed after a new one is complete, exact resume (snl_plugins.engine)
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))

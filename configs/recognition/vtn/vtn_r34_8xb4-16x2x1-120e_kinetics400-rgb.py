@@ -46,9 +46,12 @@ test_pipeline = [
     dict(type='PackActionInputs')
 ]
 # VTN's batch of 32 clips (its README's Kinetics command) as 8 GPUs x 4.
-train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=4, dataset=dict(pipeline=val_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+# mmaction2's data set with its list checked when built (labels in [0, num_classes), no line without one) and
+# decode errors naming the file and list line (snl_plugins.mmaction.datasets)
+checked = dict(type='CheckedVideoDataset', num_classes=400)
+train_dataloader = dict(batch_size=4, dataset=dict(**checked, pipeline=train_pipeline))
+val_dataloader = dict(batch_size=4, dataset=dict(**checked, pipeline=val_pipeline))
+test_dataloader = dict(dataset=dict(**checked, pipeline=test_pipeline))
 
 # VTN's solver (its main.py and README): Adam, lr 1e-4, weight decay 1e-4, no gradient clipping, 120 epochs; lr x 0.1
 # when validation accuracy has not risen by 0.01 (absolute) for 10 epochs. mmengine's ReduceOnPlateauLR counts
@@ -57,6 +60,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=120, val_begin=1, val_in
 optim_wrapper = dict(_delete_=True, type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4, weight_decay=1e-4))
 param_scheduler = [dict(type='ReduceOnPlateauLR', monitor='acc/top1', rule='greater', factor=0.1, patience=1,
                         threshold=0.01, threshold_rule='abs')]
-default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=5, max_keep_ckpts=3))  # atomic, exact resume
 auto_scale_lr = dict(enable=False, base_batch_size=32)
-custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmaction.vtn'], allow_failed_imports=False)
+custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmaction.vtn', 'snl_plugins.mmaction.datasets'],
+                      allow_failed_imports=False)
