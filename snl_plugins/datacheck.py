@@ -82,8 +82,7 @@ def read_image(path: str, source: Optional[str] = None):
         UnreadableFileError: it cannot be decoded (truncated, not an image).
     """
     from .engine.images import load_image  # the decoder (PIL); imported here to keep this module stdlib-only
-    with naming_file(path, 'image', source):
-        return load_image(path)
+    return load_image(path, source)
 
 
 def label_error(label: object, num_classes: int, at: str, base: int = 0) -> DataSetError:

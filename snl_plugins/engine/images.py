@@ -31,13 +31,16 @@ def build_transforms(cfgs: Optional[Sequence[Union[dict, Callable]]]) -> List[Ca
     return [build_transform(c) for c in (cfgs or [])]
 
 
-def load_image(path: str) -> torch.Tensor:
-    """An image file as an RGB uint8 CHW tensor (grey and CMYK images are converted, as CUB has some)."""
+def load_image(path: str, source: Optional[str] = None) -> torch.Tensor:
+    """An image file as an RGB uint8 CHW tensor (grey and CMYK images are converted, as CUB has some); a file that
+    cannot be decoded raises ``UnreadableFileError`` naming it (and ``source``, where it was listed)."""
     import os
 
     from PIL import Image
     from torchvision.transforms.v2.functional import pil_to_tensor
+
+    from ..datacheck import naming_file
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'Image file not found: {path}')
-    with Image.open(path) as im:
+        raise FileNotFoundError(f'Image file not found: {path}' + (f' ({source})' if source else ''))
+    with naming_file(path, 'image', source), Image.open(path) as im:
         return pil_to_tensor(im.convert('RGB'))

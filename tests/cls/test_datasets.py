@@ -181,3 +181,12 @@ def test_cub200_bad_label_line_is_refused_naming_it(tmp_path, line, message):
     labels.write_text('\n'.join(rows) + '\n')
     with pytest.raises(DataSetError, match=message):
         CUB200(data_root=str(tmp_path), split='train')
+
+
+def test_the_public_image_loader_names_the_file(tmp_path):
+    from snl_plugins.cls import load_image
+    from snl_plugins.datacheck import UnreadableFileError
+    bad = tmp_path / 'bad.png'
+    bad.write_bytes(b'\x89PNG\r\n\x1a\n' + b'x' * 20)
+    with pytest.raises(UnreadableFileError, match=f'unreadable image: {bad}: '):
+        load_image(str(bad))
