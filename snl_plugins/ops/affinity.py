@@ -172,6 +172,8 @@ class Affinity:
 def check_dense_size(batch: int, n: int, m: int, dtype: torch.dtype, what: str) -> None:
     """Refuse to form a B x N x M affinity of ``dtype`` (float32 at least: low-precision logits are formed in
     float32) above the limit, saying its size and the alternatives."""
+    if not all(type(size) is int for size in (batch, n, m)):
+        return  # symbolic sizes (torch.export, dynamic axes): no Python comparison to keep in the graph
     limit = float(os.environ.get(DENSE_LIMIT_ENV, DEFAULT_DENSE_LIMIT_GIB))
     gib = batch * n * m * max(torch.finfo(dtype).bits, 32) / 8 / 2 ** 30
     if gib > limit:

@@ -33,9 +33,13 @@ def no_sync_bn(obj):
 
 
 def block_of(path: str):
-    stem = Path(path).stem.split('_')[1]  # r50-d8-snl / r50-d16-gsnl / r50-d8-snlhead
+    """(block type, where): 'head' (NonlocalHead), 'plugin' (mmseg's ResNet plugins=) or None (InjectNonlocal)."""
+    stem = Path(path).stem.split('_')[1]  # r50-d8-snl / r50-d16-gsnl / r50-d8-snlhead / r50-d8-snlplugin
     tag = stem.split('-')[-1]
-    return BLOCKS.get(tag.replace('head', '')), tag.endswith('head')
+    for where in ('head', 'plugin'):
+        if tag.endswith(where):
+            return BLOCKS.get(tag[:-len(where)]), where
+    return BLOCKS.get(tag), None
 
 
 def test_every_row_of_table_10_has_its_configs():
@@ -47,7 +51,8 @@ def test_every_row_of_table_10_has_its_configs():
     for sched in ('20k', '40k'):
         for blk in ('', '-snlhead', '-gsnlhead'):
             assert f'nonlocal_r50-d8{blk}_4xb4-{sched}_voc12aug-512x512.py' in names
-    assert len(CONFIGS) == 27
+    assert 'deeplabv3_r50-d8-snlplugin_4xb4-20k_voc12aug-512x512.py' in names  # mmseg's own plugins= route
+    assert len(CONFIGS) == 28
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[str(Path(c).relative_to(CFG_DIR)) for c in CONFIGS])
@@ -64,10 +69,15 @@ def test_config_builds(path):
     model_cfg['pretrained'] = None
     with DefaultScope.overwrite_default_scope('mmseg'), torch.device('meta'):
         model = MODELS.build(model_cfg)
-    block, in_head = block_of(path)
+    block, where = block_of(path)
     inserted = [n for n in dict(model.named_modules()) if n.startswith('backbone.layer3.') and '_before_' in n
                 and n.count('.') == 2]
-    if in_head:
+    if where == 'plugin':  # one block in every bottleneck of res4, after conv3 (mmseg's plugin names)
+        assert inserted == [] and model.backbone.plugins
+        plugins = [n for n, m in model.named_modules() if type(m).__name__ == block]
+        assert plugins == [f'backbone.layer3.{i}.{block.lower()}' for i in range(6)]
+        assert all(model.get_submodule(n).in_channels == 1024 for n in plugins)
+    elif where == 'head':
         assert type(model.decode_head).__name__ == 'NonlocalHead' and inserted == []
         assert type(model.decode_head.nl_block).__name__ == block and model.decode_head.nl_block.in_channels == 512
     elif block is None:
