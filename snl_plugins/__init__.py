@@ -9,8 +9,8 @@ import warnings
 from typing import Tuple
 
 from . import ops
-from .blocks import (A2, BLOCKS, CGNL, NL, NS, SNL, NonlocalBlock, NonlocalStage, capture_affinities, gSNL,
-                     nonlocal_modules)
+from .blocks import (A2, BLOCKS, CGNL, NL, NS, SNL, NonlocalBlock, NonlocalModule, NonlocalStage, capture_affinities,
+                     gSNL, nonlocal_modules)
 from .inject import inject_nonlocal, insert_nonlocal
 
 __version__ = '0.1.0'
@@ -35,5 +35,5 @@ _register_adapter(('timm', 'mmengine'), 'cls')  # TimmClassifier, data sets, met
 _register_adapter(('mmengine', 'mmaction'), 'mmaction')  # ResNetP3D in mmaction2's MODELS (mmaction.registry only)
 _register_adapter(('mmengine',), 'reid')  # video re-ID: RTM, Mars/iLIDSVID/PRID2011, identity sampler, metric (~40 ms)
 
-__all__ = ['A2', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalBlock', 'NonlocalStage', 'SNL', 'capture_affinities', 'gSNL',
-           'inject_nonlocal', 'insert_nonlocal', 'nonlocal_modules', 'ops']
+__all__ = ['A2', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalBlock', 'NonlocalModule', 'NonlocalStage', 'SNL',
+           'capture_affinities', 'gSNL', 'inject_nonlocal', 'insert_nonlocal', 'nonlocal_modules', 'ops']

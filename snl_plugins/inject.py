@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from .blocks import BLOCKS
-from .blocks.base import NonlocalBlock
 
 POSITIONS = ('before', 'after')
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)

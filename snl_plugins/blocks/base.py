@@ -1,7 +1,7 @@
 """The dimension-generic base of every non-local block, and the affinity embedding (phi, psi) they share."""
 import math
 import numbers
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -54,22 +54,18 @@ def call_in_dtype(module: nn.Module, x: Tensor, *args) -> Tensor:
     return out
 
 
-class NonlocalBlock(nn.Module):
-    """``Y = X + act(norm(branch(X)))`` for 1D / 2D / 3D inputs (B x C x L | H x W | T x H x W).
+class NonlocalModule(nn.Module):
+    """What every non-local block and stage shares, for 1D / 2D / 3D inputs (B x C x L | H x W | T x H x W): the
+    channels and dimensionality, the input checks, the dtype policy of mixed precision and affinity recording.
 
-    Subclasses hold their projections and implement ``branch``, which returns a tensor shaped like ``x``. The norm
-    (BatchNorm of the input's dimensionality by default) is zero-initialised so that the block starts as the
-    identity (``zero_init``), which keeps a pretrained host's outputs unchanged when a block is inserted.
-
-    A ReLU after a zero-initialised norm would give every parameter of the block exactly zero gradient forever
-    (ReLU'(0) = 0; the trap in the authors' ImageNet code), so ``relu=True`` starts the norm at weight 1 instead
-    (the block is then not the identity at initialisation), and asking for both raises.
+    ``forward`` checks the input, runs in float32 where ``float32_branch`` says so, and otherwise returns
+    ``residual(x, affinity)``, which subclasses implement: :class:`NonlocalBlock` (one branch, a norm and the
+    residual) and ``NonlocalStage`` (units sharing one affinity).
 
     Set ``record_affinity = True`` to keep the affinity of the last forward in ``self.affinity`` (detached; see
     ``snl_plugins.ops.Affinity``); nothing is kept, or materialised, otherwise.
     """
 
-    has_norm = True  # False for containers whose units hold the norms
     # True where the branch's values before the norm grow beyond float16's range with the input's scale (CGNL's
     # Taylor kernel, unnormalised dot kernels: cubic in it), although the norm then removes that scale, or where a
     # signed affinity's degrees can vanish: such a block runs in float32 for float16 / bfloat16 inputs
@@ -78,37 +74,18 @@ class NonlocalBlock(nn.Module):
     float32_branch = False
 
     def __init__(self, in_channels: int, *, reduction: float = 2, inter_channels: Optional[int] = None,
-                 dim: int = 2, norm_cfg: Optional[dict] = None, relu: bool = False,
-                 zero_init: Optional[bool] = None):
+                 dim: int = 2):
         super().__init__()
         if dim not in _CONVS:
             raise ValueError(f'dim must be 1, 2 or 3 (B x C x L, B x C x H x W, B x C x T x H x W), got {dim!r}')
-        if zero_init is None:
-            zero_init = not relu
-        if relu and zero_init:
-            raise ValueError('relu=True with zero_init=True would give every parameter of the block zero gradient '
-                             '(ReLU of a zero-initialised norm is 0 and ReLU\'(0) = 0): use relu=False to start as '
-                             'the identity, or zero_init=False to keep the ReLU')
         self.in_channels = in_channels
         self.inter_channels = resolve_inter_channels(in_channels, reduction, inter_channels)
         self.dim = dim
-        self.relu = relu
-        self.zero_init = zero_init
-        if self.has_norm:
-            self.norm = build_block_norm(norm_cfg, in_channels, dim)
         self.record_affinity = False
         self.affinity: Optional[Affinity] = None
 
     def conv1x1(self, in_channels: int, out_channels: int, groups: int = 1) -> nn.Module:
         return _CONVS[self.dim](in_channels, out_channels, kernel_size=1, groups=groups, bias=False)
-
-    def init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, tuple(_CONVS.values())):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-        if getattr(getattr(self, 'norm', None), 'weight', None) is not None:
-            nn.init.constant_(self.norm.weight, 0.0 if self.zero_init else 1.0)
-            nn.init.zeros_(self.norm.bias)
 
     @torch.jit.unused
     def check_input(self, x) -> None:
@@ -138,9 +115,6 @@ class NonlocalBlock(nn.Module):
         if self.record_affinity:
             self.affinity = affinity.detach()
 
-    def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
-        raise NotImplementedError
-
     @torch.jit.unused
     def forward_float32(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         """``forward`` in float32 for a float16 / bfloat16 ``x`` (see ``float32_branch``), output in x's dtype."""
@@ -149,11 +123,48 @@ class NonlocalBlock(nn.Module):
             y = call_in_dtype(self, x.to(acc), None if affinity is None else affinity.to(acc))
         return y.to(x.dtype)
 
+    def residual(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        raise NotImplementedError
+
     def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         if not torch.jit.is_scripting():  # TorchScript cannot compile the message formatting
             self.check_input(x)
             if self.float32_branch and low_precision(x):
                 return self.forward_float32(x, affinity)
+        return self.residual(x, affinity)
+
+
+class NonlocalBlock(NonlocalModule):
+    """``Y = X + act(norm(branch(X)))``: one non-local branch, its norm and the residual.
+
+    Subclasses hold their projections and implement ``branch``, which returns a tensor shaped like ``x``. The norm
+    (BatchNorm of the input's dimensionality by default) is zero-initialised so that the block starts as the
+    identity (``zero_init``), which keeps a pretrained host's outputs unchanged when a block is inserted.
+
+    A ReLU after a zero-initialised norm would give every parameter of the block exactly zero gradient forever
+    (ReLU'(0) = 0; the trap in the authors' ImageNet code), so ``relu=True`` starts the norm at weight 1 instead
+    (the block is then not the identity at initialisation), and asking for both raises.
+    """
+
+    def __init__(self, in_channels: int, *, reduction: float = 2, inter_channels: Optional[int] = None,
+                 dim: int = 2, norm_cfg: Optional[dict] = None, relu: bool = False,
+                 zero_init: Optional[bool] = None):
+        super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim)
+        self.relu, self.zero_init = check_start(relu, zero_init)
+        self.norm = build_block_norm(norm_cfg, in_channels, dim)
+
+    def init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, tuple(_CONVS.values())):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+        if getattr(self.norm, 'weight', None) is not None:
+            nn.init.constant_(self.norm.weight, 0.0 if self.zero_init else 1.0)
+            nn.init.zeros_(self.norm.bias)
+
+    def branch(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        raise NotImplementedError
+
+    def residual(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
         out = self.norm(self.branch(x, affinity))
         if self.relu:
             out = F.relu(out)
@@ -162,6 +173,17 @@ class NonlocalBlock(nn.Module):
     def extra_repr(self) -> str:
         return (f'in_channels={self.in_channels}, inter_channels={self.inter_channels}, dim={self.dim}, '
                 f'relu={self.relu}, zero_init={self.zero_init}')
+
+
+def check_start(relu: bool, zero_init: Optional[bool]) -> Tuple[bool, bool]:
+    """``(relu, zero_init)`` of a block's start; ``zero_init`` defaults to ``not relu``, and both is refused."""
+    if zero_init is None:
+        zero_init = not relu
+    if relu and zero_init:
+        raise ValueError('relu=True with zero_init=True would give every parameter of the block zero gradient '
+                         '(ReLU of a zero-initialised norm is 0 and ReLU\'(0) = 0): use relu=False to start as '
+                         'the identity, or zero_init=False to keep the ReLU')
+    return relu, zero_init
 
 
 class AffinityEmbedding:
@@ -283,5 +305,5 @@ def subsample_pool(dim: int) -> nn.Module:
 # the pre-0.2 private name, kept for one release
 _NonlocalNd = NonlocalBlock
 
-__all__ = ['AffinityEmbedding', 'NonlocalBlock', 'SOFTMAX_KERNELS', 'call_in_dtype', 'resolve_inter_channels',
-           'subsample_pool']
+__all__ = ['AffinityEmbedding', 'NonlocalBlock', 'NonlocalModule', 'SOFTMAX_KERNELS', 'call_in_dtype', 'check_start',
+           'resolve_inter_channels', 'subsample_pool']

@@ -5,13 +5,13 @@ from typing import Dict, Iterator, List
 from torch import nn
 
 from ..ops import Affinity
-from .base import AffinityEmbedding, NonlocalBlock
+from .base import AffinityEmbedding, NonlocalModule
 
 
-def nonlocal_modules(model: nn.Module) -> Dict[str, NonlocalBlock]:
+def nonlocal_modules(model: nn.Module) -> Dict[str, NonlocalModule]:
     """Every block and stage in ``model`` by qualified name (units inside a stage excluded)."""
     return {name: m for name, m in model.named_modules()
-            if isinstance(m, NonlocalBlock) and not (isinstance(m, AffinityEmbedding) and m.shared_affinity)}
+            if isinstance(m, NonlocalModule) and not (isinstance(m, AffinityEmbedding) and m.shared_affinity)}
 
 
 @contextmanager

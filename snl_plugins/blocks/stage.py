@@ -5,8 +5,8 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from ..ops import Affinity, low_precision
-from .base import AffinityEmbedding, NonlocalBlock
+from ..ops import Affinity
+from .base import AffinityEmbedding, NonlocalModule, check_start
 from .nl import NL, NS
 from .snl import SNL, gSNL
 
@@ -14,7 +14,7 @@ STAGE_UNITS = {'SNL': SNL, 'gSNL': gSNL, 'NL': NL, 'NS': NS}
 _AFFINITY_ARGS = ('kernel', 'normalize', 'symmetric', 'use_scale', 'path')
 
 
-class NonlocalStage(AffinityEmbedding, NonlocalBlock):
+class NonlocalStage(AffinityEmbedding, NonlocalModule):
     """``num_units`` units of one type (SNL, gSNL, NL, NS) applied in sequence, all with the affinity ``A`` that the
     stage's ``phi`` / ``psi`` compute once from the stage input: Tao et al.'s nonlocal stage for NS, the paper's
     SP3 / SP5 and the setting of its stable hypothesis (A^k = A) for gSNL.
@@ -47,8 +47,9 @@ class NonlocalStage(AffinityEmbedding, NonlocalBlock):
         unit_cls = STAGE_UNITS[unit]
         defaults = {k: p.default for k, p in inspect.signature(unit_cls).parameters.items()}
         affinity = unit_cls.affinity_options(**{k: kwargs.pop(k, defaults[k]) for k in _AFFINITY_ARGS})
-        super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim,
-                         relu=kwargs.get('relu', False), zero_init=kwargs.get('zero_init'))
+        relu, zero_init = check_start(kwargs.get('relu', False), kwargs.get('zero_init'))  # before any unit is built
+        super().__init__(in_channels, reduction=reduction, inter_channels=inter_channels, dim=dim)
+        self.relu, self.zero_init = relu, zero_init  # how every unit starts
         self.init_affinity(**affinity)
         self.float32_affinity = float32_affinity
         self.unit_type = unit
@@ -57,18 +58,14 @@ class NonlocalStage(AffinityEmbedding, NonlocalBlock):
             for _ in range(num_units))
         self.init_weights()
 
-    has_norm = False  # each unit has its own norm
 
     def init_weights(self) -> None:
         if self.has_embeddings:  # the units initialised themselves
             for embedding in (self.phi, self.psi):
                 nn.init.kaiming_normal_(embedding.weight, mode='fan_out', nonlinearity='relu')
 
-    def forward(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
-        if not torch.jit.is_scripting():
-            self.check_input(x)
-            if self.float32_branch and low_precision(x):  # the units follow the stage's affinity (float32_branch)
-                return self.forward_float32(x, affinity)
+    def residual(self, x: Tensor, affinity: Optional[Affinity] = None) -> Tensor:
+        """Each unit in turn, all with the affinity of the stage input (or the one passed)."""
         if affinity is None:
             affinity = self.compute_affinity(x)
             if not torch.jit.is_scripting():

@@ -360,9 +360,8 @@ def build_from_config(config: str, checkpoint: Optional[str] = None,
 
 def _path_blocks(module: nn.Module) -> Dict[str, nn.Module]:
     """Blocks and stages that compute their own affinity and so have a ``path`` (units of a stage do not)."""
-    from ..blocks import NonlocalBlock
-    return {n: m for n, m in module.named_modules()
-            if isinstance(m, NonlocalBlock) and hasattr(m, 'path') and hasattr(m, 'kernel')}
+    from ..blocks import AffinityEmbedding
+    return {n: m for n, m in module.named_modules() if isinstance(m, AffinityEmbedding) and not m.shared_affinity}
 
 
 def set_block_path(module: nn.Module, path: str) -> Dict[str, str]:

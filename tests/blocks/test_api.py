@@ -226,4 +226,7 @@ def test_public_base_class():
     import snl_plugins
     from snl_plugins.blocks.base import _NonlocalNd
     assert snl_plugins.NonlocalBlock is _NonlocalNd  # the old private name, for one release
-    assert all(issubclass(cls, snl_plugins.NonlocalBlock) for cls in BLOCKS.values())
+    assert all(issubclass(cls, snl_plugins.NonlocalModule) for cls in BLOCKS.values())
+    # a stage holds units, each a block with its own norm; it is a NonlocalModule, not itself a block
+    assert not issubclass(snl_plugins.NonlocalStage, snl_plugins.NonlocalBlock)
+    assert all(issubclass(cls, snl_plugins.NonlocalBlock) for n, cls in BLOCKS.items() if n != 'NonlocalStage')

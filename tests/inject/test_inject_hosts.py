@@ -16,8 +16,7 @@ from mmengine.registry import MODELS
 from torch import nn
 
 import snl_plugins
-from snl_plugins import A2, SNL, NonlocalStage, gSNL, inject_nonlocal, insert_nonlocal
-from snl_plugins.blocks.base import _NonlocalNd
+from snl_plugins import A2, SNL, NonlocalBlock, NonlocalStage, gSNL, inject_nonlocal, insert_nonlocal
 
 
 
@@ -95,7 +94,7 @@ HOSTS = {
 def _make_blocks_matter(blocks, value=0.5):
     for block in blocks:
         for m in block.modules():
-            if isinstance(m, _NonlocalNd) and getattr(m, 'norm', None) is not None:
+            if isinstance(m, NonlocalBlock):
                 nn.init.constant_(m.norm.weight, value)
 
 

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 import snl_plugins  # noqa: F401  (registers the names in timm)
-from snl_plugins.blocks import A2, CGNL, NL, NS, SNL, NonlocalStage, gSNL
-from snl_plugins.blocks.base import _NonlocalNd
+from snl_plugins.blocks import A2, CGNL, NL, NS, SNL, NonlocalBlock, NonlocalModule, NonlocalStage, gSNL
 
 
 
@@ -32,7 +31,7 @@ def _blocks(model: nn.Module):
     """(qualified name, module) of the top-level inserted blocks (stages, Sequentials of blocks, single blocks)."""
     out = []
     for name, m in model.named_modules():
-        if isinstance(m, (_NonlocalNd, nn.Sequential)) and any(
+        if isinstance(m, (NonlocalModule, nn.Sequential)) and any(
                 name.rsplit('.', 1)[-1].startswith(f'{s}_') for s in SUFFIXES):
             out.append((name, m))
     return out
@@ -40,7 +39,7 @@ def _blocks(model: nn.Module):
 
 def _make_blocks_matter(model: nn.Module, value: float = 0.5) -> None:
     for m in model.modules():
-        if isinstance(m, _NonlocalNd) and getattr(m, 'norm', None) is not None:
+        if isinstance(m, NonlocalBlock):
             nn.init.constant_(m.norm.weight, value)
 
 
