@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.configs import tiny_cls_config, tiny_seg_config
 from fixtures.datasets import write_cifar10
 from fixtures.reid import write_mars
-from fixtures.tools import check, run_tool, scalars
+from fixtures.tools import ROOT, check, run_tool, scalars
 from fixtures.voc import write_voc
+
+SEG_SNL_CFG = ROOT / 'configs/segmentation/deeplabv3/deeplabv3_r50-d8-snl_4xb4-20k_voc12aug-512x512.py'
 
 pytestmark = pytest.mark.slow
 DTYPES = ('bfloat16', 'float16')
@@ -23,11 +26,10 @@ PER_ITER_LOG = "log_processor = dict(window_size=1)\n"
 
 
 def _cls(tmp: Path, ucf):
-    from test_cls_tools import tiny_config
     data = write_cifar10(tmp / 'data', n_train=16, n_test=8)  # batch 8: 2 iterations an epoch
-    return tiny_config(tmp / 'amp_cifar10.py', 'preresnet/preresnet20-snl_1xb128-300e_cifar10.py', data, epochs=5,
-                       extra=PER_ITER_LOG + "default_hooks = dict(logger=dict(interval=1), "
-                       "checkpoint=dict(interval=5))\n")
+    return tiny_cls_config(tmp / 'amp_cifar10.py', 'preresnet/preresnet20-snl_1xb128-300e_cifar10.py', data,
+                           epochs=5, extra=PER_ITER_LOG + "default_hooks = dict(logger=dict(interval=1), "
+                           "checkpoint=dict(interval=5))\n")
 
 
 def _video(tmp: Path, ucf):
@@ -50,9 +52,8 @@ def _video(tmp: Path, ucf):
 
 
 def _seg(tmp: Path, ucf):
-    from test_seg_tools import tiny_seg_config
     data = write_voc(tmp / 'data', n_train=2, n_val=1, size=[(45, 61), (50, 47)])
-    cfg = tiny_seg_config(tmp / 'amp_deeplabv3_snl.py', data, iters=8)
+    cfg = tiny_seg_config(tmp / 'amp_deeplabv3_snl.py', data, SEG_SNL_CFG, iters=8)
     # crops of 32, not 64: torch 2.14 runs float16 convolutions with dilation >= 3 on CPU through a slow generic
     # kernel (70x bfloat16's), and DeepLabV3-R50-D8's layer4 (dilation 4, 512 channels) dominates: ~9 s an
     # iteration at 64, ~3.5 s at 32

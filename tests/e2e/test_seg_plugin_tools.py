@@ -4,60 +4,41 @@ head) trained for 2 iterations by tools/train.py on a tiny VOC2012 copy, tested 
 checkpoint, and that checkpoint exported by tools/deploy/export_onnx.py in its OpenMMLab form (CONFIG CHECKPOINT,
 dynamic batch and H x W), checked by ONNX Runtime. About 60-90 s on the 2-core machine."""
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from fixtures.configs import tiny_seg_config
 from fixtures.tools import check, run_tool, scalars
 from fixtures.voc import write_voc
 
-pytest.importorskip('mmseg')
-pytest.importorskip('onnxruntime')
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_CFG = ROOT / 'configs/segmentation/deeplabv3/deeplabv3_r50-d8-snlplugin_4xb4-20k_voc12aug-512x512.py'
 
 
-def tiny_plugin_config(path: Path, data_root: str) -> Path:
-    """The plugin config, shrunk; the plugin itself (SNL after conv3 of every res4 unit) as the config has it."""
-    path.write_text(textwrap.dedent(f'''\
-        _base_ = ['{PLUGIN_CFG}']
-        data_root = '{data_root}'
-        crop_size = (64, 64)
-        norm_cfg = dict(type='BN', requires_grad=True)
-        model = dict(
-            pretrained=None,
-            data_preprocessor=dict(size=crop_size),
-            backbone=dict(base_channels=16, stem_channels=16, norm_cfg=norm_cfg,
-                          plugins=[dict(cfg=dict(type='SNL', reduction=2, norm_cfg=norm_cfg),
-                                        stages=(False, False, True, False), position='after_conv3')]),
-            decode_head=dict(in_channels=512, channels=32, norm_cfg=norm_cfg),
-            auxiliary_head=dict(in_channels=256, channels=16, norm_cfg=norm_cfg))
-        train_pipeline = [
-            dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-            dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75), dict(type='Pad', size=crop_size),
-            dict(type='PackSegInputs')]
-        test_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
-        train_dataloader = dict(
-            batch_size=2, num_workers=0, persistent_workers=False,
-            dataset=dict(type='CheckedConcatDataset', datasets=[dict(
-                type='PascalVOCDataset', data_root=data_root, ann_file='ImageSets/Segmentation/train.txt',
-                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-                pipeline=train_pipeline)]))
-        val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
-                              dataset=dict(data_root=data_root, pipeline=test_pipeline))
-        test_dataloader = val_dataloader
-        train_cfg = dict(max_iters=2, val_interval=2)
-        default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
-        randomness = dict(seed=0)
-        '''))
-    return path
+# the plugin itself (SNL after conv3 of every res4 unit) as the config has it, in a ResNetV1c-50 at a quarter width
+PLUGIN_MODEL = """\
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(base_channels=16, stem_channels=16, norm_cfg=norm_cfg,
+                  plugins=[dict(cfg=dict(type='SNL', reduction=2, norm_cfg=norm_cfg),
+                                stages=(False, False, True, False), position='after_conv3')]),
+    decode_head=dict(in_channels=512, channels=32, norm_cfg=norm_cfg),
+    auxiliary_head=dict(in_channels=256, channels=16, norm_cfg=norm_cfg))
+"""
+TRAIN_PIPELINE = """[
+    dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75), dict(type='Pad', size=crop_size),
+    dict(type='PackSegInputs')]"""
+TEST_PIPELINE = "[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]"
 
 
 def test_plugin_config_trains_tests_and_exports(tmp_path):
     data = write_voc(tmp_path / 'data', n_train=4, n_val=2, size=[(64, 72), (70, 64)])
-    cfg = tiny_plugin_config(tmp_path / 'tiny_deeplabv3_snlplugin.py', data)
+    cfg = tiny_seg_config(tmp_path / 'tiny_deeplabv3_snlplugin.py', data, PLUGIN_CFG, iters=2, model=PLUGIN_MODEL,
+                          train_pipeline=TRAIN_PIPELINE, test_pipeline=TEST_PIPELINE)
     work = tmp_path / 'work'
     out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
     assert 'Iter(train) [2/2]' in out and (work / 'iter_2.pth').is_file()

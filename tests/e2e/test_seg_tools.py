@@ -6,62 +6,19 @@ interpreter of an environment with the start-up hook of ``python -m snl_plugins.
 import json
 import re
 import sysconfig
-import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 from fixtures.voc import write_voc
+from fixtures.configs import tiny_seg_config
 from fixtures.tools import check, run_command, run_tool, scalars
 
 pytest.importorskip('mmseg')
 pytestmark = pytest.mark.slow
 SNL_CFG = ROOT / 'configs/segmentation/deeplabv3/deeplabv3_r50-d8-snl_4xb4-20k_voc12aug-512x512.py'
 METRIC_KEYS = ('aAcc', 'mIoU', 'mAcc', 'fwIoU')
-
-
-def tiny_seg_config(path: Path, data_root: str, base: Path = SNL_CFG, iters: int = 4) -> Path:
-    """Our DeepLabV3-R50 + SNL config with a small crop, BN, a narrow head and a few iterations."""
-    path.write_text(textwrap.dedent(f'''\
-        _base_ = ['{base}']
-        data_root = '{data_root}'
-        crop_size = (64, 64)
-        norm_cfg = dict(type='BN', requires_grad=True)
-        model = dict(
-            pretrained=None,
-            data_preprocessor=dict(size=crop_size),
-            backbone=dict(module=dict(norm_cfg=norm_cfg),
-                          blocks=[dict(type='SNL', at='layer3.-1', position='before', norm_cfg=norm_cfg)]),
-            decode_head=dict(channels=32, norm_cfg=norm_cfg),
-            auxiliary_head=dict(channels=16, norm_cfg=norm_cfg))
-        train_pipeline = [
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations'),
-            dict(type='RandomResize', scale=(128, 64), ratio_range=(0.75, 1.25), keep_ratio=True),
-            dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-            dict(type='RandomFlip', prob=0.5),
-            dict(type='Pad', size=crop_size),
-            dict(type='PackSegInputs')]
-        test_pipeline = [
-            dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=(96, 53), keep_ratio=True),
-            dict(type='LoadAnnotations'),
-            dict(type='PackSegInputs')]
-        train_dataloader = dict(
-            batch_size=2, num_workers=0, persistent_workers=False,
-            dataset=dict(type='CheckedConcatDataset', datasets=[dict(
-                type='PascalVOCDataset', data_root=data_root, ann_file='ImageSets/Segmentation/train.txt',
-                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-                pipeline=train_pipeline)]))
-        val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
-                              dataset=dict(data_root=data_root, pipeline=test_pipeline))
-        test_dataloader = val_dataloader
-        train_cfg = dict(max_iters={iters}, val_interval={iters})
-        default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={iters}))
-        randomness = dict(seed=0)
-        '''))
-    return path
 
 
 def test_metrics(out: str):
@@ -79,7 +36,7 @@ def voc(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('seg')
     # odd image sizes: whole-image inference runs the blocks on maps that are not the training crop
     data = write_voc(tmp / 'data', n_train=4, n_val=2, size=[(45, 61), (50, 47)])
-    return dict(tmp=tmp, data=data, cfg=tiny_seg_config(tmp / 'tiny_deeplabv3_snl.py', data))
+    return dict(tmp=tmp, data=data, cfg=tiny_seg_config(tmp / 'tiny_deeplabv3_snl.py', data, SNL_CFG))
 
 
 def test_our_tools_train_then_test(voc):
@@ -109,7 +66,7 @@ def test_bad_mask_fails_naming_the_file(voc, tmp_path):
     shutil.copytree(voc['data'], data)
     bad = data / 'SegmentationClass' / '2007_000000.png'  # a training image, 45 x 61
     write_voc_mask(bad, np.full((45, 61), 30, np.uint8))
-    cfg = tiny_seg_config(tmp_path / 'bad.py', str(data), iters=1)
+    cfg = tiny_seg_config(tmp_path / 'bad.py', str(data), SNL_CFG, iters=1)
     proc = run_tool('tools/train.py', cfg, '--work-dir', tmp_path / 'wd')
     assert proc.returncode != 0
     assert 'SegMapError' in proc.stderr and f'mask {bad}' in proc.stderr and ': 30 in 2745 pixels' in proc.stderr
