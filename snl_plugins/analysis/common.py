@@ -39,6 +39,8 @@ def load_model(config: str, checkpoint: Optional[str] = None, cfg_options: Optio
     if not osp.isfile(config):
         raise FileNotFoundError(f'Config file not found: {config}')
     cfg = Config.fromfile(config)
+    if checkpoint is not None:
+        skip_initial_weights(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     setup_scope(cfg)
@@ -48,6 +50,20 @@ def load_model(config: str, checkpoint: Optional[str] = None, cfg_options: Optio
             raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     return model.to(device).eval(), cfg
+
+
+def skip_initial_weights(cfg) -> None:
+    """Do not load the initial weights a config names at build time (the ImageNet file of the CUB-200 classifiers,
+    ``model.model.pretrained``, and of the re-ID RTM, ``model.pretrained``) where a checkpoint will replace them: the
+    file need not exist on the machine that analyses a trained model. Weights loaded by ``init_weights`` (video,
+    segmentation) are never loaded here anyway."""
+    model = cfg.get('model', None)
+    if model is None:
+        return
+    if model.get('type') == 'TimmClassifier' and model.get('model', {}).get('pretrained'):
+        model.model.pretrained = False
+    elif model.get('type') == 'RTM' and model.get('pretrained'):
+        model.pretrained = None
 
 
 def build_loader(cfg, split: str = 'test', batch_size: Optional[int] = None):

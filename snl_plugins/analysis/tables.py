@@ -15,8 +15,14 @@ naming of ``configs/``: ``<backbone>[-<block>][-<setting>]_...`` (OpenMMLab's
 ``<model>_<backbone>[-<block>]_<schedule>_...`` too), e.g. ``preresnet56-snl-sub4_1xb128-300e_cifar100`` -> backbone
 preresnet56, block SNL, setting sub4; ``i3d_r50-snl_8xb8-...`` -> i3d, SNL; ``rtmta_r50-snl3d_1xp8k4-...`` -> rtmta,
 SNL in its 3D reading (variant 3d, a row of its own beside the 2D one, both against the paper's SNL row);
-``nonlocal_r50-d8-snlhead_...`` -> nonlocal, SNL as the decode head (variant head); ``--label DIR=SETTING:TYPE``
-overrides it. Runs of the same setting, backbone, type and variant are averaged into one row.
+``nonlocal_r50-d8-snlhead_...`` -> nonlocal, SNL as the decode head (variant head); a config of the paper's comparison
+harness (``...-harness`` / ``...-harness-sym``, ``configs/*/paper_harness/``) adds the variant ``harness`` /
+``harness-sym``, so its runs form rows of their own; ``--label DIR=SETTING:TYPE`` overrides it. Runs of the same
+setting, backbone, type and variant are averaged into one row: the mean, and with two runs or more the sample standard
+deviation (``std``; shown as ``mean ± std``). Re-ID's CMC is read at ranks 1, 5, 10 and 20. A work dir named
+``split<N>`` (what ``tools/reid_splits.py`` writes) is person split N of iLIDS-VID / PRID2011: a row lists its splits
+(``splits``), so ``result_table.py work_dirs/CONFIG/split*`` gives the 10-split protocol's averaged CMC / mAP; a split
+given twice in one row is refused.
 """
 from __future__ import annotations
 
@@ -53,6 +59,9 @@ METRICS = {
     'aAcc': ('aacc', 'pixelacc'),
     'mAP': ('map',),
     'rank1': ('rank1', 'r1', 'cmc1'),
+    'rank5': ('rank5', 'r5', 'cmc5'),
+    'rank10': ('rank10', 'r10', 'cmc10'),
+    'rank20': ('rank20', 'r20', 'cmc20'),
 }
 METRIC_ORDER = list(METRICS)
 
@@ -133,7 +142,11 @@ def identify(name: str, settings: Optional[Dict[str, str]] = None) -> dict:
     backbone = tokens[0] if tokens else name
     kind, variant, setting = 'baseline', '', ''
     known = set(settings or {}) - {''}
+    harness = ''  # the paper's comparison harness (configs/*/paper_harness/): rows of their own, never averaged in
     for tok in tokens[1:]:
+        if tok == 'harness' or (tok == 'sym' and harness):
+            harness = 'harness' if tok == 'harness' else 'harness-sym'
+            continue
         block, reading = next(((tok[:-len(v)], v) for v in VARIANT_SUFFIXES
                                if tok.endswith(v) and tok[:-len(v)] in BLOCK_TOKENS), (tok, ''))
         if block in BLOCK_TOKENS and kind == 'baseline':
@@ -142,7 +155,33 @@ def identify(name: str, settings: Optional[Dict[str, str]] = None) -> dict:
             setting = tok
     if backbone in known:  # settings named by the backbone (re-ID: rtmta / rtmtp; Table 14)
         setting = backbone
+    variant = ', '.join(v for v in (variant, harness) if v)
     return dict(backbone=backbone, type=kind, variant=variant, setting_token=setting)
+
+
+def split_of(work_dir: str) -> Optional[int]:
+    """The person split of a work dir named ``split<N>`` (``tools/reid_splits.py``), else None."""
+    m = re.fullmatch(r'split(\d+)', osp.basename(osp.normpath(work_dir)))
+    return int(m.group(1)) if m else None
+
+
+def _summarise(g: dict) -> None:
+    """Mean (``ours``), sample standard deviation (``std``, two runs or more) and person splits of a group."""
+    keys = sorted({k for r in g['runs'] for k in r['metrics']}, key=METRIC_ORDER.index)
+    g['ours'], g['std'] = {}, {}
+    for k in keys:
+        vals = [r['metrics'][k] for r in g['runs'] if k in r['metrics']]
+        g['ours'][k] = sum(vals) / len(vals)
+        if len(vals) > 1:
+            g['std'][k] = (sum((v - g['ours'][k]) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
+    splits = [r['split'] for r in g['runs'] if r['split'] is not None]
+    repeated = sorted({s for s in splits if splits.count(s) > 1})
+    if repeated:
+        dirs = [r['work_dir'] for r in g['runs'] if r['split'] in repeated]
+        raise ValueError(f'person split(s) {repeated} appear more than once in one row ({", ".join(dirs)}): a split '
+                         'counted twice biases the average over splits; give each run once, or separate them with '
+                         '--label DIR=SETTING:TYPE')
+    g['splits'] = sorted(splits)
 
 
 def load_paper_results(path: Optional[str] = None) -> dict:
@@ -190,11 +229,9 @@ def build_table(work_dirs: Sequence[str], paper: Optional[str] = None, source: s
         key = (ident['setting'], ident['backbone'], ident['type'], ident['variant'])
         g = groups.setdefault(key, dict(setting=ident['setting'], type=ident['type'], backbone=ident['backbone'],
                                         variant=ident['variant'], runs=[]))
-        g['runs'].append(dict(work_dir=wd, source=where, metrics=metrics))
+        g['runs'].append(dict(work_dir=wd, source=where, metrics=metrics, split=split_of(wd)))
     for g in groups.values():
-        keys = sorted({k for r in g['runs'] for k in r['metrics']}, key=METRIC_ORDER.index)
-        g['ours'] = {k: sum(r['metrics'][k] for r in g['runs'] if k in r['metrics'])
-                     / sum(1 for r in g['runs'] if k in r['metrics']) for k in keys}
+        _summarise(g)
 
     def order(g):
         return (g['backbone'], g['setting'], g['type'] != 'baseline',
@@ -211,18 +248,21 @@ def build_table(work_dirs: Sequence[str], paper: Optional[str] = None, source: s
             for g in ours:
                 del groups[(g['setting'], g['backbone'], g['type'], g['variant'])]
                 rows.append(dict(setting=prow['setting'], model=prow['model'] + _variant_label(g), type=prow['type'],
-                                 variant=g['variant'], ours=g['ours'], runs=g['runs'], paper=paper_values))
+                                 variant=g['variant'], ours=g['ours'], std=g['std'], splits=g['splits'],
+                                 runs=g['runs'], paper=paper_values))
             if not ours:
                 rows.append(dict(setting=prow['setting'], model=prow['model'], type=prow['type'], variant='', ours={},
-                                 runs=[], paper=paper_values))
+                                 std={}, splits=[], runs=[], paper=paper_values))
         for g in sorted(groups.values(), key=order):
             rows.append(dict(setting=g['setting'], model=_model_label(g), type=g['type'], variant=g['variant'],
-                             ours=g['ours'], runs=g['runs'], paper={}, not_in_paper=True))
+                             ours=g['ours'], std=g['std'], splits=g['splits'], runs=g['runs'], paper={},
+                             not_in_paper=True))
         return dict(table=str(paper), citation=table['citation'], caption=table['caption'], metrics=metrics,
                     unit='percent', rows=rows)
     metrics = sorted({k for g in groups.values() for k in g['ours']}, key=METRIC_ORDER.index)
     rows = [dict(setting=g['setting'], model=_model_label(g), type=g['type'], variant=g['variant'], ours=g['ours'],
-                 runs=g['runs'], paper={}) for g in sorted(groups.values(), key=order)]
+                 std=g['std'], splits=g['splits'], runs=g['runs'], paper={})
+            for g in sorted(groups.values(), key=order)]
     return dict(table=None, metrics=metrics, unit='percent', rows=rows)
 
 
@@ -236,8 +276,12 @@ def _model_label(g: dict) -> str:
     return LABELS.get(g['type'], '+ ' + g['type']) + _variant_label(g)
 
 
-def _num(v) -> str:
-    return '-' if v is None else f'{v:.2f}'
+def _num(v, std=None) -> str:
+    return '-' if v is None else f'{v:.2f}' + ('' if std is None else f' ± {std:.2f}')
+
+
+def _splits_label(splits: Sequence[int]) -> str:
+    return f', splits {",".join(map(str, splits))}' if splits else ''
 
 
 def markdown(result: dict) -> str:
@@ -249,16 +293,20 @@ def markdown(result: dict) -> str:
     lines = []
     if paper:
         lines += [f'Paper values from {result["citation"]}', '']
+    if any(r.get('std') for r in result['rows']):
+        lines += ['Ours: mean ± sample standard deviation over the n runs of a row (with splits: the person splits '
+                  'of iLIDS-VID / PRID2011).', '']
     lines += ['| ' + ' | '.join(head) + ' |', '| ' + ' | '.join(['---', '---'] + ['---:'] * (len(head) - 2)) + ' |']
     last_setting = None
     for r in result['rows']:
         setting = r['setting'] if r['setting'] != last_setting else ''
         last_setting = r['setting']
         n = len(r['runs'])
-        model = r['model'] + (f' (n={n})' if n > 1 else '') + (' (not in the paper)' if r.get('not_in_paper') else '')
+        count = f' (n={n}{_splits_label(r.get("splits", []))})' if n > 1 else ''
+        model = r['model'] + count + (' (not in the paper)' if r.get('not_in_paper') else '')
         cells = [setting, model]
         for m in result['metrics']:
-            cells.append(_num(r['ours'].get(m)))
+            cells.append(_num(r['ours'].get(m), r.get('std', {}).get(m)))
             if paper:
                 cells.append(_num(r['paper'].get(m)))
         lines.append('| ' + ' | '.join(cells) + ' |')
@@ -295,10 +343,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Result table from work dirs in the layout of the paper\'s tables, with the paper\'s numbers '
         'beside ours (--paper TABLE), all in percent: top-1/top-5 of classification (accuracy/top1, percent) and '
-        'video (mmaction2\'s acc/top1, a fraction), mIoU/fwIoU/aAcc of segmentation (mmseg, percent), mAP/rank-1 of '
-        're-ID (reid/mAP, reid/rank1, fractions). Rows: block type, grouped by setting and backbone; variants '
-        '(re-ID\'s 3D readings -snl3d / -nl3d, segmentation\'s -snlhead) get rows of their own. Writes '
-        '<out-dir>/result_table[_<table>].{md,json,png}.')
+        'video (mmaction2\'s acc/top1, a fraction), mIoU/fwIoU/aAcc of segmentation (mmseg, percent), mAP and CMC '
+        'rank-1/5/10/20 of re-ID (reid/mAP, reid/rank1, ..., fractions). Rows: block type, grouped by setting and '
+        'backbone; variants (re-ID\'s 3D readings -snl3d / -nl3d, segmentation\'s -snlhead) get rows of their own. '
+        'Runs of one row are averaged (mean ± sample std); work dirs named split<N> (tools/reid_splits.py) are person '
+        'splits, listed in the row. Writes <out-dir>/result_table[_<table>].{md,json,png}.')
     p.add_argument('work_dirs', nargs='+', help='work dirs of tools/train.py / tools/test.py runs (globs welcome)')
     p.add_argument('--paper', help='the paper\'s table to lay out by and show beside ours (2-15)')
     p.add_argument('--source', choices=('auto', 'test', 'last', 'best'), default='auto',
@@ -320,7 +369,7 @@ def main(argv=None) -> dict:
         return {}
     dirs = []
     for pattern in args.work_dirs:
-        hits = sorted(glob.glob(pattern)) or [pattern]
+        hits = sorted(h for h in glob.glob(pattern) if osp.isdir(h)) or [pattern]  # work dirs, not files beside
         dirs += [d for d in hits if d not in dirs]
     result = build_table(dirs, args.paper, args.source, args.label)
     stem = 'result_table' + (f'_{args.paper}' if args.paper else '')

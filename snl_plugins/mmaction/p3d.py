@@ -20,11 +20,23 @@ local torchvision ResNet checkpoint makes :meth:`ResNetP3D.init_weights` copy ev
 1 x 1 convs and the norms from the 2D network (the same interface as mmaction2's ``ResNet3d``; remote names like
 ``torchvision://resnet50`` go through mmengine's loaders as there).
 
+``block_style='caffe'`` builds the network of the authors' released Caffe model instead
+(``prototxt/deploy_p3d_resnet_kinetics.prototxt`` of ZhaofanQiu/pseudo-3d-residual-networks, P3D-199 = depth 152),
+so that its weights compute what they were trained to: the spatial stride on each stage's first 1 x 1 x 1 conv
+(Caffe ResNet style) rather than on the 3 x 3 conv, and
+
+- P3D-B: ``relu(relu(bn_s(S(x))) + bn_t(T(x)))``
+- P3D-C: ``s = relu(bn_s(S(x))); relu(0.5 * s + 0.5 * bn_t(T(s)))``
+
+(P3D-A as above). :func:`p3d199_to_mmaction` maps the public PyTorch port's state dict (qijiezhao/pseudo-3d-pytorch,
+``P3D199``, converted from that Caffe model) onto it; ``tools/convert/p3d_to_mmaction.py`` is the command line.
+
 Temporal initialisation (``temporal_init``): ``'identity'`` (default) sets every temporal kernel to a centre tap
 (a Dirac kernel, the identity over time) and, in P3D-B and P3D-C, the temporal branch's norm weight to zero, so
 right after 2D initialisation every block computes exactly its 2D bottleneck on each frame (P3D-A up to its
 temporal norm, which is the identity in eval mode on fresh statistics); ``'kaiming'`` draws them at random. Whether
-the choice matters for accuracy has not been measured.
+the choice matters for accuracy has not been measured. (With ``block_style='caffe'`` a P3D-C block so initialised
+gives half its 2D output, by the 0.5 of the Caffe model.)
 """
 from collections import OrderedDict
 from typing import Optional, Sequence, Tuple
@@ -37,9 +49,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .registry import MODELS
 
-__all__ = ['ResNetP3D', 'P3DBottleneck', 'Bottleneck2d', 'P3D_TYPES']
+__all__ = ['ResNetP3D', 'P3DBottleneck', 'Bottleneck2d', 'P3D_TYPES', 'BLOCK_STYLES', 'p3d199_to_mmaction',
+           'convert_p3d_checkpoint']
 
 P3D_TYPES = ('A', 'B', 'C')
+BLOCK_STYLES = ('paper', 'caffe')
 ARCH = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 TEMPORAL_INITS = ('identity', 'kaiming')
 
@@ -53,9 +67,15 @@ class _Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None):
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
+                 block_style: str = 'paper'):
         super().__init__()
-        self.conv1 = nn.Conv3d(inplanes, planes, 1, bias=False)
+        if block_style not in BLOCK_STYLES:
+            raise ValueError(f'block_style must be one of {BLOCK_STYLES}, got {block_style!r}')
+        self.block_style = block_style
+        # the stride of the block: on the first 1x1x1 conv (the authors' Caffe model) or on the 3x3 conv (paper)
+        self.conv1 = nn.Conv3d(inplanes, planes, 1, stride=(1, stride, stride) if block_style == 'caffe' else 1,
+                               bias=False)
         self.bn1 = _bn(planes)
         self.conv3 = nn.Conv3d(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = _bn(planes * self.expansion)
@@ -79,8 +99,10 @@ class Bottleneck2d(_Bottleneck):
 
     p3d_type = '2D'
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None):
-        super().__init__(inplanes, planes, stride, downsample)
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
+                 block_style: str = 'paper'):
+        super().__init__(inplanes, planes, stride, downsample, block_style)
+        stride = 1 if block_style == 'caffe' else stride
         self.conv2 = nn.Conv3d(planes, planes, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False)
         self.bn2 = _bn(planes)
 
@@ -92,11 +114,12 @@ class P3DBottleneck(_Bottleneck):
     """A P3D-A, -B or -C bottleneck (see the module docstring)."""
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
-                 p3d_type: str = 'A'):
-        super().__init__(inplanes, planes, stride, downsample)
+                 p3d_type: str = 'A', block_style: str = 'paper'):
+        super().__init__(inplanes, planes, stride, downsample, block_style)
         if p3d_type not in P3D_TYPES:
             raise ValueError(f'p3d_type must be one of {P3D_TYPES}, got {p3d_type!r}')
         self.p3d_type = p3d_type
+        stride = 1 if block_style == 'caffe' else stride
         self.conv2_s = nn.Conv3d(planes, planes, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1),
                                  bias=False)
         self.bn2_s = _bn(planes)
@@ -109,13 +132,18 @@ class P3DBottleneck(_Bottleneck):
         if self.p3d_type == 'A':
             s = self.relu(self.bn2_s(self.conv2_s(x)))
             return self.relu(self.bn2_t(self.conv2_t(s)))
+        caffe = self.block_style == 'caffe'
         if self.p3d_type == 'B':
-            return self.relu(self.bn2_s(self.conv2_s(x)) + self.bn2_t(self.conv2_t(x)))
+            s = self.bn2_s(self.conv2_s(x))
+            return self.relu((self.relu(s) if caffe else s) + self.bn2_t(self.conv2_t(x)))
         s = self.bn2_s(self.conv2_s(x))
+        if caffe:
+            s = self.relu(s)
+            return self.relu(0.5 * s + 0.5 * self.bn2_t(self.conv2_t(s)))
         return self.relu(s + self.bn2_t(self.conv2_t(self.relu(s))))
 
     def extra_repr(self) -> str:
-        return f'p3d_type={self.p3d_type!r}'
+        return f'p3d_type={self.p3d_type!r}, block_style={self.block_style!r}'
 
 
 @MODELS.register_module()
@@ -137,6 +165,8 @@ class ResNetP3D(BaseModule):
         p3d_types: the cycle of block types (default the paper's ``('A', 'B', 'C')``).
         norm_eval: keep every BatchNorm in eval mode while training.
         frozen_stages: stages whose parameters are frozen (-1: none, 0: the stem, i: the stem and res2..res(i+1)).
+        block_style: 'paper' (Figure 3 of the P3D paper, stride on the 3x3 conv) or 'caffe' (the authors' released
+            Caffe model, which the converted public weights need; see the module docstring).
     """
 
     def __init__(self, depth: int = 50, pretrained: Optional[str] = None, pretrained2d: bool = True,
@@ -144,7 +174,7 @@ class ResNetP3D(BaseModule):
                  pool1_kernel: Tuple[int, int, int] = (2, 3, 3), pool1_stride: Tuple[int, int, int] = (2, 2, 2),
                  temporal_pool_stages: Sequence[int] = (0, 1, 2), temporal_init: str = 'identity',
                  p3d_types: Sequence[str] = P3D_TYPES, norm_eval: bool = False, frozen_stages: int = -1,
-                 init_cfg: Optional[dict] = None):
+                 block_style: str = 'paper', init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if depth not in ARCH:
             raise KeyError(f'invalid depth {depth} for ResNetP3D: choose one of {sorted(ARCH)}')
@@ -162,6 +192,9 @@ class ResNetP3D(BaseModule):
         self.temporal_pool_stages = tuple(temporal_pool_stages)
         self.temporal_init, self.p3d_types = temporal_init, tuple(p3d_types)
         self.norm_eval, self.frozen_stages = norm_eval, frozen_stages
+        if block_style not in BLOCK_STYLES:
+            raise ValueError(f'block_style must be one of {BLOCK_STYLES}, got {block_style!r}')
+        self.block_style = block_style
 
         self.conv1 = nn.Conv3d(in_channels, 64, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False)
         self.bn1 = _bn(64)
@@ -183,10 +216,10 @@ class ResNetP3D(BaseModule):
                 s = stride if j == 0 else 1
                 if i < 3:
                     blocks.append(P3DBottleneck(inplanes, planes, s, downsample,
-                                                self.p3d_types[counter % len(self.p3d_types)]))
+                                                self.p3d_types[counter % len(self.p3d_types)], block_style))
                     counter += 1
                 else:
-                    blocks.append(Bottleneck2d(inplanes, planes, s, downsample))
+                    blocks.append(Bottleneck2d(inplanes, planes, s, downsample, block_style))
                 inplanes = planes * 4
             name = f'layer{i + 1}'
             self.add_module(name, nn.Sequential(*blocks))
@@ -314,3 +347,73 @@ class ResNetP3D(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+
+# ------------------------------------------------------------------------------------------------ public weights
+# qijiezhao/pseudo-3d-pytorch (P3D63 / P3D131 / P3D199: blocks (3, 4, 6, 3), (3, 4, 23, 3), (3, 8, 36, 3)) names the
+# parts of a block after their order (conv1..conv4, conv2 = S, conv3 = T), and res5's 2D block conv_normal
+PORT_STEM = {'conv1_custom.': 'conv1.', 'bn1.': 'bn1.'}
+PORT_BLOCK_3D = {'conv2': 'conv2_s', 'bn2': 'bn2_s', 'conv3': 'conv2_t', 'bn3': 'bn2_t', 'conv4': 'conv3',
+                 'bn4': 'bn3'}
+PORT_BLOCK_2D = {'conv_normal': 'conv2', 'bn_normal': 'bn2', 'conv4': 'conv3', 'bn4': 'bn3'}
+PORT_DEPTHS = {blocks[2]: depth for depth, blocks in ARCH.items()}  # res4's block count -> depth
+OUR_BACKBONE, OUR_FC = 'backbone.', 'cls_head.fc_cls.'
+
+
+def p3d199_to_mmaction(state_dict) -> 'OrderedDict[str, Tensor]':
+    """The public PyTorch P3D port's keys -> a ``Recognizer3D`` with ``ResNetP3D(block_style='caffe')`` + ``I3DHead``.
+
+    ``conv1_custom`` -> ``backbone.conv1``; in res2-res4 ``conv2`` / ``conv3`` / ``conv4`` (S, T, expansion) ->
+    ``conv2_s`` / ``conv2_t`` / ``conv3`` (norms alike); in res5 ``conv_normal`` / ``conv4`` -> ``conv2`` / ``conv3``
+    with the 2D kernels given a time axis of 1; ``fc`` -> ``cls_head.fc_cls``; an ``nn.DataParallel`` ``module.``
+    prefix is dropped.
+
+    Raises:
+        ValueError: a key the port's layout does not have, naming it.
+    """
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        name = key[len('module.'):] if key.startswith('module.') else key
+        if name.startswith('fc.'):
+            out[OUR_FC + name[len('fc.'):]] = value
+            continue
+        stem = next((p for p in PORT_STEM if name.startswith(p)), None)
+        if stem is not None:
+            out[OUR_BACKBONE + PORT_STEM[stem] + name[len(stem):]] = value
+            continue
+        parts = name.split('.')
+        if len(parts) < 4 or parts[0] not in ('layer1', 'layer2', 'layer3', 'layer4'):
+            raise ValueError(f'{key!r} is not a parameter of the public P3D port (qijiezhao/pseudo-3d-pytorch): '
+                           'expected conv1_custom.*, bn1.*, layerN.i.*, fc.*')
+        table = PORT_BLOCK_2D if parts[0] == 'layer4' else PORT_BLOCK_3D
+        if parts[2] != 'downsample':
+            if parts[2] not in table and parts[2] not in ('conv1', 'bn1'):
+                raise ValueError(f'{key!r}: a {"res5" if parts[0] == "layer4" else "P3D"} block of the public P3D '
+                               f'port has no "{parts[2]}" (it has conv1, bn1, {", ".join(table)}, downsample)')
+            parts[2] = table.get(parts[2], parts[2])
+        if parts[0] == 'layer4' and value.dim() == 4:  # 2D kernel: O x I x kh x kw -> O x I x 1 x kh x kw
+            value = value.unsqueeze(2)
+        out[OUR_BACKBONE + '.'.join(parts)] = value
+    return out
+
+
+def convert_p3d_checkpoint(checkpoint) -> dict:
+    """A public P3D port checkpoint (``{'state_dict': ...}`` as ``p3d_rgb_199.checkpoint.pth.tar``, or a bare state
+    dict) -> an mmengine checkpoint ``{'state_dict', 'meta'}`` for ``load_from`` of a ``Recognizer3D`` with
+    ``ResNetP3D(depth=meta['depth'], in_channels=meta['in_channels'], block_style='caffe')``.
+
+    Raises:
+        ValueError: not the port's layout (no ``conv1_custom.weight``), or a res4 block count of no ResNet depth.
+    """
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    names = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
+    if 'conv1_custom.weight' not in names:
+        raise ValueError('not a checkpoint of the public P3D port (qijiezhao/pseudo-3d-pytorch): no '
+                         f'conv1_custom.weight among {list(names)[:5]} ...')
+    res4 = len({k.split('.')[1] for k in names if k.startswith('layer3.')})
+    if res4 not in PORT_DEPTHS:
+        raise ValueError(f'the checkpoint has {res4} blocks in res4; ResNetP3D has {sorted(PORT_DEPTHS)} '
+                         f'(depths {sorted(ARCH)}; P3D-199 is depth 152)')
+    meta = dict(depth=PORT_DEPTHS[res4], in_channels=int(names['conv1_custom.weight'].shape[1]),
+                block_style='caffe', converted_from='qijiezhao/pseudo-3d-pytorch')
+    return {'state_dict': p3d199_to_mmaction(state_dict), 'meta': meta}

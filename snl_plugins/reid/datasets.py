@@ -393,19 +393,34 @@ class _TwoCameraDataset(VideoReIDDataset):
             raise OSError(f'{type(self).__name__}: cannot write the split file {path} ({e}); pass '
                           'split_file=<a writable path> (it is created there the first time)') from e
 
-    def load_tracklets(self, split: str) -> List[dict]:
+    def _load_splits(self):
+        """``(data set folder, persons, splits)``: the split file read back (split ``split_id`` checked), or made and
+        written first when it does not exist."""
         root = self._dataset_root()
         persons = self._persons(root)
         path = self.split_file
         if osp.exists(path):
-            splits = self._read_splits(path, persons)
-        else:
-            eligible = self._eligible(persons)
-            if len(eligible) < 2:
-                raise ValueError(f'{type(self).__name__}: {len(eligible)} persons under {root} have at least '
-                                 f'{max(self.min_frames, 1)} frames in both cameras; at least 2 are needed')
-            splits = self.make_splits(root, eligible)
-            self._write_splits(path, splits)
+            return root, persons, self._read_splits(path, persons)
+        eligible = self._eligible(persons)
+        if len(eligible) < 2:
+            raise ValueError(f'{type(self).__name__}: {len(eligible)} persons under {root} have at least '
+                             f'{max(self.min_frames, 1)} frames in both cameras; at least 2 are needed')
+        splits = self.make_splits(root, eligible)
+        self._write_splits(path, splits)
+        return root, persons, splits
+
+    def prepare_splits(self) -> List[dict]:
+        """The person splits, as in the split file (:attr:`split_file`), which is written first if it does not exist;
+        split ``split_id`` is checked against the persons on disk. Works on a data set built with ``lazy_init=True``,
+        so the splits of a run can be made (and checked) before any process trains on them.
+
+        Returns:
+            The list of ``{"train": [person folders], "test": [person folders]}`` of the file.
+        """
+        return self._load_splits()[2]
+
+    def load_tracklets(self, split: str) -> List[dict]:
+        root, persons, splits = self._load_splits()
         chosen = splits[self.split_id]['train' if split == 'train' else 'test']
         out = []
         for person in chosen:

@@ -308,7 +308,10 @@ def test_result_tables_every_family(request, tmp_path):
             for name, m, r in (('rtmta_r50_1xp8k4-800e_mars', 0.7, 0.8), ('rtmta_r50-snl_1xp8k4-800e_mars', 0.75, 0.85),
                                ('rtmtp_r50-nl_1xp8k4-800e_mars', 0.72, 0.81))] + [str(snl3d)]
     res = tables.main(dirs + ['--paper', '11', '--out-dir', str(tmp_path / 'reid')])
-    rows = [(r['setting'], r['model'], r['ours']) for r in res['rows']]
+    rows = [(r['setting'], r['model'], {k: v for k, v in r['ours'].items() if k in ('mAP', 'rank1')})
+            for r in res['rows']]
+    assert res['rows'][0]['ours']['rank5'] == 100.0  # the CMC is read at ranks 5, 10, 20 too
+    assert set(res['rows'][3]['ours']) == {'mAP', 'rank1', 'rank5', 'rank10', 'rank20'}
     assert rows[:4] == [('RTMta', 'RTMta', {'mAP': 70.0, 'rank1': 80.0}), ('RTMta', '+ NL', {}),
                         ('RTMta', '+ *SNL', {'mAP': 75.0, 'rank1': 85.0}),
                         ('RTMta', '+ *SNL (3D)', pytest.approx({'mAP': 100 * logged['reid/mAP'],
@@ -320,4 +323,4 @@ def test_result_tables_every_family(request, tmp_path):
     # without a paper table: one row per backbone, setting, type and reading
     res = tables.main(dirs + ['--out-dir', str(tmp_path / 'reid_plain')])
     assert [r['model'] for r in res['rows']] == ['RTMta', '+ *SNL', '+ *SNL (3D)', '+ NL']
-    assert res['metrics'] == ['mAP', 'rank1']
+    assert res['metrics'] == ['mAP', 'rank1', 'rank5', 'rank10', 'rank20']

@@ -125,12 +125,16 @@ def test_grouped_conv_is_expanded_block_diagonally():
     ('i3d_r50_8xb8-32x2x1-100e_ucf101-split1-rgb', ('i3d', 'baseline', '', '')),
     ('i3d_r50-snl-mmaction-nl-placement_8xb8-32x2x1-100e_kinetics400-rgb', ('i3d', 'SNL', '', '')),
     ('deeplabv3_r50-d8-gsnl_4xb4-20k_voc12aug-512x512', ('deeplabv3', 'gSNL', '', '')),
-    ('slowfast_r50-nl_8xb8-4x16x1-100e_kinetics400-rgb', ('slowfast', 'NL', '', '')),
+    ('slowfast_r50-nl_8xb8-4x16x1-256e_kinetics400-rgb', ('slowfast', 'NL', '', '')),
     ('rtmta_r50-snl3d_1xp8k4-800e_mars', ('rtmta', 'SNL', '', '3d')),
     ('rtmtp_r50_1xp8k4-800e_prid2011', ('rtmtp', 'baseline', '', '')),
     ('nonlocal_r50-d8-gsnlhead_4xb4-40k_voc12aug-512x512', ('nonlocal', 'gSNL', '', 'head')),
     ('mars_resnext3d101-snl_4xb4-16x1x1-400e_ucf101-split1-rgb', ('mars', 'SNL', '', '')),
     ('vtn_r34_8xb2-16x2x1-200e_ucf101-split1-rgb', ('vtn', 'baseline', '', '')),
+    # the paper's comparison harness: rows of their own
+    ('preresnet56-snl-sub1-harness-sym_1xb128-300e_cifar100', ('preresnet56', 'SNL', 'sub1', 'harness-sym')),
+    ('preresnet56-nl-harness_1xb128-300e_cifar100', ('preresnet56', 'NL', '', 'harness')),
+    ('rtmta_r50-snl3d-harness_1xp8k4-800e_mars', ('rtmta', 'SNL', '', '3d, harness')),
 ])
 def test_config_names_give_block_setting_and_variant(name, expected):
     ident = tables.identify(name)

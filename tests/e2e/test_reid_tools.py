@@ -1,5 +1,6 @@
 """End to end: tools/train.py and tools/test.py on tiny Mars / iLIDS-VID / PRID2011 copies in their published layouts,
 through the real re-ID configs (a tiny config inherits one and shrinks backbone, frames, batch and epochs)."""
+import json
 import re
 from pathlib import Path
 
@@ -119,3 +120,36 @@ def test_distributed_two_processes_gloo(data):
     assert 'video re-ID (standard protocol): 4 query, 8 gallery tracklets' in out  # all 12 tracklets, both ranks
     vals = [s for s in scalars(work) if 'reid/mAP' in s]
     assert len(vals) == 1 and all(0 <= vals[0][k] <= 1 for k in METRIC_KEYS)
+
+
+@pytest.mark.parametrize('base, key, extra', [('rtmtp_r50-snl_1xp8k4-800e_ilidsvid.py', 'ilids', ''),
+                                              ('rtmta_r50_1xp8k4-800e_prid2011.py', 'prid', ', min_frames=4')])
+def test_split_protocol_trains_and_tests_every_split_then_averages(data, base, key, extra):
+    """tools/reid_splits.py: the split file made once, tools/train.py + tools/test.py per split (1 epoch), the
+    averaged CMC / mAP in splits_summary and in result_table."""
+    name = base.replace('1xp8k4-800e', '1xp2k2-1e').replace('.py', '')
+    cfg = tiny_config(data['tmp'] / f'{name}.py', base, data[key], data['weights'], 3, extra, epochs=1)
+    work = data['tmp'] / f'splits_{key}'
+    out = check(run_tool('tools/reid_splits.py', cfg, '--splits', '0-1', '--work-dir', work, '--no-validate',
+                         timeout=600))
+    split_file = Path(data[key]) / ('splits_ilidsvid.json' if key == 'ilids' else 'splits_prid2011.json')
+    assert f'person splits [0, 1] of {split_file}' in out
+    for split in (0, 1):
+        assert f'train_dataloader.dataset.split_id={split}' in out
+        assert (work / f'split{split}' / 'epoch_1.pth').is_file()
+    persons = json.loads(split_file.read_text())
+    # each split tested on its own test persons: the tested identities are that split's
+    assert persons[0]['test'] != persons[1]['test']
+    summary = json.loads((work / 'splits_summary.json').read_text())
+    (row,) = summary['rows']
+    assert row['splits'] == [0, 1] and len(row['runs']) == 2
+    assert set(row['ours']) == {'mAP', 'rank1', 'rank5', 'rank10', 'rank20'} and set(row['std']) == set(row['ours'])
+    assert all(0 <= v <= 100 for v in row['ours'].values())
+    assert row['ours']['mAP'] == pytest.approx(sum(r['metrics']['mAP'] for r in row['runs']) / 2)
+    assert '(n=2, splits 0,1)' in (work / 'splits_summary.md').read_text()
+    res = check(run_tool('tools/analysis/result_table.py', str(work / 'split*'), '--paper', '12' if key == 'ilids'
+                         else '13', '--out-dir', work / 'table'))
+    assert '(n=2, splits 0,1)' in res and ' ± ' in res
+    # --resume: both splits are tested already, nothing runs again
+    again = check(run_tool('tools/reid_splits.py', cfg, '--splits', '0-1', '--work-dir', work, '--resume'))
+    assert again.count('tested already') == 2 and 'tools/train.py' not in again

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CFG_DIR = ROOT / 'configs' / 'recognition'
 # the families trained with the paper's SGD schedule; VTN (and MARS) follow their authors' solvers and have their
 # own config tests
-CONFIGS = sorted(p for p in CFG_DIR.rglob('*.py') if p.parent.name in ('i3d', 'slowfast', 'p3d'))
+CONFIGS = sorted(p for p in CFG_DIR.rglob('*.py') if p.parent.name in ('i3d', 'slowfast', 'p3d', 'r3d'))
 BLOCKS = ('nl', 'ns', 'a2', 'cgnl', 'snl', 'gsnl')
 
 
@@ -20,10 +20,16 @@ def test_config_set_covers_the_video_rows():
         assert f'i3d_r50-snl-mmaction-nl-placement_8xb8-32x2x1-100e_{ds}-rgb.py' in names
         for b in BLOCKS:
             assert f'i3d_r50-{b}_8xb8-32x2x1-100e_{ds}-rgb.py' in names
-        for v in ('', '-nl', '-snl'):
-            assert f'slowfast_r50{v}_8xb8-4x16x1-100e_{ds}-rgb.py' in names
-    assert {'p3d_r50_8xb8-16x2x1-100e_ucf101-split1-rgb.py', 'p3d_r50-snl_8xb8-16x2x1-100e_ucf101-split1-rgb.py'} <= names
-    assert len(CONFIGS) == 24
+        for v in ('', '-nl', '-snl'):  # Kinetics-400: mmaction2's 256-epoch schedule
+            epochs = '100e' if ds.startswith('ucf101') else '256e'
+            assert f'slowfast_r50{v}_8xb8-4x16x1-{epochs}_{ds}-rgb.py' in names
+    assert {'p3d_r50_8xb8-16x2x1-100e_ucf101-split1-rgb.py', 'p3d_r50-snl_8xb8-16x2x1-100e_ucf101-split1-rgb.py',
+            'p3d_r50_8xb8-16x2x1-100e_kinetics400-rgb.py'} <= names
+    # Table 8 on Hara et al.'s 3D ResNet (3x3x3 kernels), and its Kinetics-400 pre-training
+    r3d_rows = ('',) + tuple(f'-{b}' for b in BLOCKS)
+    assert {f'r3d_r50{b}_8xb8-16x1x1-100e_ucf101-split1-rgb.py' for b in r3d_rows} <= names
+    assert 'r3d_r50_8xb8-16x1x1-100e_kinetics400-rgb.py' in names
+    assert len(CONFIGS) == 33
     # the local weights are set in one place
     refs = [p for p in CFG_DIR.rglob('*.py') if 'checkpoints/' in p.read_text()]
     assert [p.name for p in refs] == ['pretrained.py']
@@ -35,10 +41,22 @@ def test_config_loads_and_builds(path, mmaction_scope):
     cfg = Config.fromfile(str(path))
     assert cfg.default_scope == 'mmaction' and 'snl_plugins' in cfg.custom_imports.imports
     opt = cfg.optim_wrapper.optimizer
-    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.1, 0.9, 1e-4)
-    assert cfg.train_cfg.max_epochs == 100
-    assert [(s.type, s.milestones, s.gamma) for s in cfg.param_scheduler] == [('MultiStepLR', [40, 80], 0.1)]
     ucf = 'ucf101' in path.name
+    assert cfg.optim_wrapper.clip_grad == dict(max_norm=40, norm_type=2)
+    if ucf:  # the paper's UCF-101 fine-tuning schedule (Sec. 4.1)
+        assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.1, 0.9, 1e-4)
+        assert cfg.train_cfg.max_epochs == 100
+        assert [(s.type, s.milestones, s.gamma) for s in cfg.param_scheduler] == [('MultiStepLR', [40, 80], 0.1)]
+    elif path.name.startswith('i3d'):  # Kinetics-400: mmaction2's own I3D schedule (the paper gives none)
+        assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.01, 0.9, 1e-4)
+        assert cfg.train_cfg.max_epochs == 100
+        assert [(s.type, s.milestones, s.gamma) for s in cfg.param_scheduler] == [('MultiStepLR', [40, 80], 0.1)]
+    elif path.name.startswith('slowfast'):  # Kinetics-400: mmaction2's SlowFast schedule, 34 warm-up epochs + cosine
+        assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.1, 0.9, 1e-4)
+        assert cfg.train_cfg.max_epochs == 256
+        warm, cosine = cfg.param_scheduler
+        assert (warm.type, warm.start_factor, warm.end, cosine.type, cosine.T_max, cosine.eta_min) == (
+            'LinearLR', 0.1, 34, 'CosineAnnealingLR', 256, 0)
     assert cfg.model.cls_head.num_classes == (101 if ucf else 400)
     assert ('ucf101_train_split_1' if ucf else 'kinetics400_train') in cfg.train_dataloader.dataset.ann_file
     if ucf and not path.name.startswith('slowfast'):  # fine-tuned from Kinetics (paper); SlowFast from scratch
@@ -52,7 +70,7 @@ def test_config_loads_and_builds(path, mmaction_scope):
         model = MODELS.build(cfg.model)
     blocks = [m for m in model.backbone.modules() if type(m).__name__ in ('SNL', 'gSNL', 'NL', 'NS', 'A2', 'CGNL')]
     name = path.name.split('_8xb8')[0]
-    expected = {'i3d_r50': 0, 'slowfast_r50': 0, 'p3d_r50': 0, 'i3d_r50-snl-mmaction-nl-placement': 5,
+    expected = {'i3d_r50': 0, 'slowfast_r50': 0, 'p3d_r50': 0, 'r3d_r50': 0, 'i3d_r50-snl-mmaction-nl-placement': 5,
                 'slowfast_r50-nl': 3, 'slowfast_r50-snl': 3}.get(name, 1)
     assert len(blocks) == expected
     if blocks:

@@ -2,7 +2,7 @@ _base_ = ['mmaction::recognition/i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100
            '../_base_/pretrained.py']
 # mmaction2's I3D config (inherited, unmodified) with the paper's data set and schedule.
 
-# I3D-R50 (mmaction2's ResNet3d; Table 8 row "I3D"), fine-tuned from Kinetics-400 (paper Sec. 5): the whole
+# I3D-R50 (mmaction2's ResNet3d; Table 8 row "I3D"), fine-tuned from Kinetics-400 (paper Sec. 4.1): the whole
 # recognizer starts from the local Kinetics checkpoint (load_from); the cls head (101 classes) is left out of it.
 model = dict(backbone=dict(pretrained=None), cls_head=dict(num_classes=101))
 load_from = {{_base_.kinetics400_i3d_r50}}
@@ -20,7 +20,8 @@ val_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_va
 test_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_val_split_1_videos.txt',
                                     data_prefix=dict(video=ucf101_root + '/UCF-101')))
 
-# The paper's schedule (Sec. 5): SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 every 40 epochs, 100 epochs.
+# The paper's UCF-101 schedule (Sec. 4.1): SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 every 40 epochs,
+# 100 epochs.
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_begin=1, val_interval=5)
 param_scheduler = [dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[40, 80], gamma=0.1)]
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),

@@ -1,5 +1,5 @@
 _base_ = ['mmaction::recognition/i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py',
-           '../_base_/pretrained.py']
+           '../_base_/pretrained.py', '../_base_/p3d_16x2x1_160.py']
 # P3D ResNet-50 (Qiu et al. 2017; snl_plugins' ResNetP3D: P3D-A/B/C cycling over res2-res4, res5 2D) on UCF-101
 # split 1, Table 14 row "P3D": fine-tuned from a Kinetics-400 P3D (load_from, paper App. F). Runtime, evaluator and
 # pipeline steps are mmaction2's I3D config (inherited, unmodified); 16-frame clips at 160 x 160 as in the P3D paper.
@@ -7,35 +7,9 @@ model = dict(backbone=dict(_delete_=True, type='ResNetP3D', depth=50, pretrained
              cls_head=dict(num_classes=101, in_channels=2048))
 load_from = {{_base_.kinetics400_p3d_r50}}
 
-file_client_args = dict(io_backend='disk')
-train_pipeline = [
-    dict(type='DecordInit', **file_client_args),
-    dict(type='SampleFrames', clip_len=16, frame_interval=2, num_clips=1),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, 182)),
-    dict(type='RandomCrop', size=160),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
-val_pipeline = [
-    dict(type='DecordInit', **file_client_args),
-    dict(type='SampleFrames', clip_len=16, frame_interval=2, num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, 182)),
-    dict(type='CenterCrop', crop_size=160),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
-test_pipeline = [
-    dict(type='DecordInit', **file_client_args),
-    dict(type='SampleFrames', clip_len=16, frame_interval=2, num_clips=10, test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, 182)),
-    dict(type='CenterCrop', crop_size=160),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
+train_pipeline = {{_base_.p3d_train_pipeline}}
+val_pipeline = {{_base_.p3d_val_pipeline}}
+test_pipeline = {{_base_.p3d_test_pipeline}}
 
 # UCF-101 split 1 (101 classes): lists written by tools/data/ucf101_to_mmaction.py from the standard layout
 # (data/ucf101/UCF-101/<Class>/v_*.avi, data/ucf101/ucfTrainTestlist/).
@@ -50,7 +24,8 @@ val_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_va
 test_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_val_split_1_videos.txt',
                                     data_prefix=dict(video=ucf101_root + '/UCF-101'), pipeline=test_pipeline))
 
-# The paper's schedule (Sec. 5): SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 every 40 epochs, 100 epochs.
+# The paper's UCF-101 schedule (Sec. 4.1): SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 every 40 epochs,
+# 100 epochs.
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_begin=1, val_interval=5)
 param_scheduler = [dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[40, 80], gamma=0.1)]
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),

@@ -19,7 +19,8 @@ val_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_va
 test_dataloader = dict(dataset=dict(**checked, ann_file=ucf101_root + '/ucf101_val_split_1_videos.txt',
                                     data_prefix=dict(video=ucf101_root + '/UCF-101')))
 
-# The paper's schedule (Sec. 5): SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 every 40 epochs, 100 epochs.
+# The paper's UCF-101 schedule (Sec. 4.1): SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr / 10 every 40 epochs,
+# 100 epochs.
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_begin=1, val_interval=5)
 param_scheduler = [dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[40, 80], gamma=0.1)]
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),

@@ -1,4 +1,4 @@
-_base_ = './slowfast_r50_8xb8-4x16x1-100e_kinetics400-rgb.py'
+_base_ = './slowfast_r50_8xb8-4x16x1-256e_kinetics400-rgb.py'
 # SlowFast-R50 + *SNL (Table 15). Where SlowFast's NL blocks go (PySlowFast's NLN configs): the slow pathway's
 # res4 only, after blocks 1, 3 and 5.
 # "SlowFast + SNL" puts SNL in those places. (Paths under fast_path put blocks in the fast pathway.)

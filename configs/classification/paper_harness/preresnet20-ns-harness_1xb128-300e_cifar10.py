@@ -1,0 +1,4 @@
+_base_ = ['../preresnet/preresnet20-ns_1xb128-300e_cifar10.py', '../../_base_/paper_harness.py']
+# preresnet20-ns_1xb128-300e_cifar10 in the paper's comparison harness (README.md here):
+# NS with the dot-product kernel and the authors' block start (BN weight 1, ReLU).
+model = dict(model=dict(nl_cfg=_base_.paper_harness.NS))

@@ -1,0 +1,4 @@
+_base_ = ['../preresnet/preresnet56-gsnl-stage3_1xb128-300e_cifar100.py', '../../_base_/paper_harness.py']
+# preresnet56-gsnl-stage3_1xb128-300e_cifar100 in the paper's comparison harness (README.md here):
+# gSNL with the paper's row normalisation D^-1 A and the authors' block start (BN weight 1, ReLU).
+model = dict(model=dict(nl_cfg=_base_.paper_harness.gSNL))

@@ -1,0 +1,4 @@
+_base_ = ['../rtmtp_r50-nl_1xp8k4-800e_mars.py', '../../_base_/paper_harness.py']
+# rtmtp_r50-nl_1xp8k4-800e_mars in the paper's comparison harness (README.md here):
+# NL with the dot-product kernel and the authors' block start (BN weight 1, ReLU).
+model = dict(nonlocal_blocks=[dict(b, **_base_.paper_harness[b.type]) for b in _base_.model.nonlocal_blocks])

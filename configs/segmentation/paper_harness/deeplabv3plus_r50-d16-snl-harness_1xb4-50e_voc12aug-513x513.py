@@ -1,0 +1,4 @@
+_base_ = ['../deeplabv3plus/deeplabv3plus_r50-d16-snl_1xb4-50e_voc12aug-513x513.py', '../../_base_/paper_harness.py']
+# deeplabv3plus_r50-d16-snl_1xb4-50e_voc12aug-513x513 in the paper's comparison harness (README.md here):
+# SNL with the paper's row normalisation D^-1 A and the authors' block start (BN weight 1, ReLU).
+model = dict(backbone=dict(blocks=[dict(b, **_base_.paper_harness[b.type]) for b in _base_.model.backbone.blocks]))
