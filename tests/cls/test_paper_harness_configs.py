@@ -8,8 +8,8 @@ from mmengine.registry import MODELS, init_default_scope
 
 import snl_plugins  # noqa: F401
 import snl_plugins.cls  # noqa: F401
-from fixtures.paper_harness import (assert_blocks_train, assert_harness_blocks, assert_only_block_options_differ,
-                                    harness_configs, twin_of)
+from fixtures.paper_harness import (assert_blocks_train, assert_harness_blocks, assert_harness_coverage,
+                                    assert_only_block_options_differ, harness_configs, twin_of)
 from snl_plugins.cls.model import _import_timm_models
 
 _import_timm_models()
@@ -19,13 +19,7 @@ CONFIGS = harness_configs('classification')
 def test_every_block_row_has_its_harness_configs():
     faithful = sorted(p for p in (CONFIGS[0].parents[1]).glob('*/*.py')
                       if p.parent.name != 'paper_harness' and '-' in p.name.split('_')[0])
-    twins = [twin_of(p) for p in CONFIGS]
-    assert sorted(set(twins)) == faithful  # every block row, and nothing else
-    for p in faithful:  # SNL / gSNL rows in both normalisations, the baselines once
-        assert twins.count(p) == (2 if p.name.split('_')[0].split('-')[1] in ('snl', 'gsnl') else 1), p.name
-    readme = (CONFIGS[0].parent / 'README.md').read_text()
-    for p in CONFIGS:
-        assert p.name in readme, p.name
+    assert_harness_coverage(CONFIGS, faithful, lambda p: p.name.split('_')[0].split('-')[1] in ('snl', 'gsnl'))
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])

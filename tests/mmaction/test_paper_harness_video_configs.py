@@ -5,27 +5,22 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from fixtures.paper_harness import (assert_blocks_train, assert_harness_blocks, assert_only_block_options_differ,
-                                    harness_configs, twin_of)
+from fixtures.paper_harness import (assert_blocks_train, assert_harness_blocks, assert_harness_coverage,
+                                    assert_only_block_options_differ, harness_configs, twin_of)
 
 CONFIGS = harness_configs('recognition')
 # a clip each backbone takes (B x C x T x H x W): SlowFast needs T = 32 for its 4-frame slow pathway
-CLIPS = {'i3d': (2, 3, 8, 32, 32), 'slowfast': (2, 3, 32, 32, 32), 'p3d': (2, 3, 16, 32, 32),
-         'mars': (2, 3, 16, 32, 32)}
+CLIPS = {'i3d': (2, 3, 8, 32, 32), 'r3d': (2, 3, 16, 32, 32), 'slowfast': (2, 3, 32, 32, 32),
+         'p3d': (2, 3, 16, 32, 32), 'mars': (2, 3, 16, 32, 32)}
 
 
 def test_every_block_row_has_its_harness_configs():
     rec = CONFIGS[0].parents[1]
-    faithful = sorted(p for p in rec.glob('*/*.py') if p.parent.name in ('i3d', 'slowfast', 'p3d', 'vtn', 'mars')
+    families = ('i3d', 'r3d', 'slowfast', 'p3d', 'vtn', 'mars')
+    faithful = sorted(p for p in rec.glob('*/*.py') if p.parent.name in families
                       and '-' in p.name.split('_')[1] and 'placement' not in p.name
                       and not p.name.startswith('resnext3d'))  # MARS's flow teacher: no block
-    twins = [twin_of(p) for p in CONFIGS]
-    assert sorted(set(twins)) == faithful
-    for p in faithful:
-        assert twins.count(p) == (2 if p.name.split('_')[1].split('-')[1] in ('snl', 'gsnl') else 1), p.name
-    readme = (CONFIGS[0].parent / 'README.md').read_text()
-    for p in CONFIGS:
-        assert p.name in readme, p.name
+    assert_harness_coverage(CONFIGS, faithful, lambda p: p.name.split('_')[1].split('-')[1] in ('snl', 'gsnl'))
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])

@@ -6,8 +6,8 @@ import torch
 from mmengine.config import Config
 
 import snl_plugins.reid  # noqa: F401
-from fixtures.paper_harness import (assert_blocks_train, assert_harness_blocks, assert_only_block_options_differ,
-                                    harness_configs, twin_of)
+from fixtures.paper_harness import (assert_blocks_train, assert_harness_blocks, assert_harness_coverage,
+                                    assert_only_block_options_differ, harness_configs, twin_of)
 
 CONFIGS = harness_configs('reid')
 
@@ -15,13 +15,7 @@ CONFIGS = harness_configs('reid')
 def test_every_block_row_has_its_harness_configs():
     reid = CONFIGS[0].parents[1]
     faithful = sorted(p for p in reid.glob('*.py') if '-' in p.name.split('_')[1])
-    twins = [twin_of(p) for p in CONFIGS]
-    assert sorted(set(twins)) == faithful
-    for p in faithful:
-        assert twins.count(p) == (2 if '-snl' in p.name else 1), p.name
-    readme = (CONFIGS[0].parent / 'README.md').read_text()
-    for p in CONFIGS:
-        assert p.name in readme, p.name
+    assert_harness_coverage(CONFIGS, faithful, lambda p: '-snl' in p.name)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.stem for p in CONFIGS])

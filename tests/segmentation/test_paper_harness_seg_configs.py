@@ -9,7 +9,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
 import snl_plugins.mmseg  # noqa: E402,F401
-from fixtures.paper_harness import (assert_blocks_train, assert_harness_blocks,  # noqa: E402
+from fixtures.paper_harness import (assert_blocks_train, assert_harness_blocks, assert_harness_coverage,  # noqa: E402
                                     assert_only_block_options_differ, harness_configs, twin_of)
 from test_seg_configs import no_sync_bn  # noqa: E402
 
@@ -20,13 +20,7 @@ def test_every_block_row_has_its_harness_configs():
     seg = CONFIGS[0].parents[1]
     faithful = sorted(p for p in seg.glob('*/*.py') if p.parent.name not in ('demo', 'paper_harness')
                       and len(p.name.split('_')[1].split('-')) > 2 and 'plugin' not in p.name)
-    twins = [twin_of(p) for p in CONFIGS]
-    assert sorted(set(twins)) == faithful
-    for p in faithful:
-        assert twins.count(p) == (2 if 'snl' in p.name.split('_')[1] else 1), p.name
-    readme = (CONFIGS[0].parent / 'README.md').read_text()
-    for p in CONFIGS:
-        assert p.name in readme, p.name
+    assert_harness_coverage(CONFIGS, faithful, lambda p: 'snl' in p.name.split('_')[1])
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])
