@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.configs import tiny_cls_config, tiny_seg_config
+from fixtures.configs import (TINY_VIDEO_MODELS, VIDEO_PIPELINES, tiny_cls_config, tiny_reid_config, tiny_seg_config,
+                              tiny_video_config)
 from fixtures.datasets import write_cifar10
 from fixtures.reid import write_mars
 from fixtures.tools import ROOT, check, run_tool, scalars
@@ -33,19 +34,19 @@ def _cls(tmp: Path, ucf):
 
 
 def _video(tmp: Path, ucf):
-    from test_video_tools import MODELS, PIPELINES, tiny_config
-    base, model = MODELS['i3d']  # I3D-R50 from scratch; clip_grad max_norm 40: float16 unscales before clipping
+    # I3D-R50 from scratch; clip_grad max_norm 40: float16 unscales before clipping
+    base, model = TINY_VIDEO_MODELS['i3d']
     assert model.count('cls_head=dict(num_classes=3)') == 1
     model = model.replace('cls_head=dict(num_classes=3)', 'cls_head=dict(num_classes=3, dropout_ratio=0.0)')
-    cfg = tiny_config(tmp / 'amp_i3d.py', base, model, str(ucf),
-                      extra=PER_ITER_LOG + "train_cfg = dict(max_epochs=8, val_interval=8)\n"
-                      "default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=8))\n")
+    cfg = tiny_video_config(tmp / 'amp_i3d.py', base, model, str(ucf),
+                            extra=PER_ITER_LOG + "train_cfg = dict(max_epochs=8, val_interval=8)\n"
+                            "default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=8))\n")
     # a loss that falls from step to step, not one that jumps with the batch or the head's dropout (0.5): all 6
     # training clips in one batch, no dropout;
     # frames resized to 64 x 64, not 32: at 32 layer4's maps are 1 x 1 over 2 frames, and its BatchNorm, normalising
     # a handful of values a channel, returns float16 gradients that overflow at any loss scale
     text = cfg.read_text()
-    assert PIPELINES.count('scale=(-1, 32)') == 3 and text.count('train_dataloader = dict(batch_size=2,') == 1
+    assert VIDEO_PIPELINES.count('scale=(-1, 32)') == 3 and text.count('train_dataloader = dict(batch_size=2,') == 1
     cfg.write_text(text.replace('scale=(-1, 32)', 'scale=(-1, 64)').replace(
         'train_dataloader = dict(batch_size=2,', 'train_dataloader = dict(batch_size=6,'))
     return cfg
@@ -67,12 +68,11 @@ def _seg(tmp: Path, ucf):
 def _reid(tmp: Path, ucf):
     import timm
     import torch
-    from test_reid_tools import tiny_config
     weights = tmp / 'resnet18_in1k.pth'
     torch.manual_seed(0)
     torch.save(timm.create_model('resnet18', num_classes=1000).state_dict(), weights)
-    cfg = tiny_config(tmp / 'amp_mars.py', 'rtmtp_r50-snl_1xp8k4-800e_mars.py', write_mars(tmp / 'mars'), weights,
-                      num_ids=4, epochs=4)  # 4 identities, P = 2: 2 iterations an epoch
+    cfg = tiny_reid_config(tmp / 'amp_mars.py', 'rtmtp_r50-snl_1xp8k4-800e_mars.py', write_mars(tmp / 'mars'),
+                           weights, num_ids=4, epochs=4)  # 4 identities, P = 2: 2 iterations an epoch
     # frames of 32 x 32, not 32 x 16: on CPUs with AMX / AVX512-FP16, torch 2.14's oneDNN 3x3 stride-2 convolution
     # in bfloat16 / float16 returns garbage (NaN at times, differing from call to call) when its output is one column
     # wide, which ResNet-18's layer3 would make of 32 x 16 frames (maps 4 x 2 -> 2 x 1)

@@ -8,33 +8,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 from fixtures.reid import write_ilidsvid, write_mars, write_prid2011
+from fixtures.configs import tiny_reid_config
 from fixtures.tools import check, free_port, run_tool, scalars
 
-CFG_DIR = ROOT / 'configs' / 'reid'
 pytestmark = pytest.mark.slow
 METRIC_KEYS = ('reid/mAP', 'reid/rank1', 'reid/rank5', 'reid/rank10', 'reid/rank20')
-
-
-def tiny_config(path: Path, base: str, data_root: str, weights: Path, num_ids: int, dataset_extra: str = '',
-                epochs: int = 2) -> Path:
-    """ResNet-18 from a local weight file, 32 x 16 frames, clips of 3, P = 2 x K = 2, no workers."""
-    path.write_text(f'''_base_ = ['{CFG_DIR / base}']
-data_root = '{data_root}'
-train_pipeline = [dict(type='Random2DTranslation', height=32, width=16), dict(type='RandomHorizontalFlip', p=0.5)]
-test_pipeline = [dict(type='Resize', size=(32, 16), antialias=True)]
-model = dict(backbone=dict(name='resnet18'), pretrained='{weights}', frame_size=(32, 16), num_classes={num_ids},
-             test_clips_per_forward=3)
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                        sampler=dict(num_instances=2, batch_size=4),
-                        dataset=dict(data_root=data_root, seq_len=3, pipeline=train_pipeline{dataset_extra}))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root, seq_len=3, pipeline=test_pipeline{dataset_extra}))
-test_dataloader = val_dataloader
-train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
-randomness = dict(seed=0)
-''')
-    return path
 
 
 def line_metrics(out: str):
@@ -59,7 +37,7 @@ def data(tmp_path_factory):
 
 
 def _train_and_test(data, name, base, root, num_ids, extra=''):
-    cfg = tiny_config(data['tmp'] / f'tiny_{name}.py', base, root, data['weights'], num_ids, extra)
+    cfg = tiny_reid_config(data['tmp'] / f'tiny_{name}.py', base, root, data['weights'], num_ids, extra)
     work = data['tmp'] / f'work_{name}'
     out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
     assert (work / 'epoch_2.pth').is_file()
@@ -80,7 +58,7 @@ def test_mars_rtmtp_snl_train_validate_test(data):
 
 
 def _train_with_validation(data, name, base, root, num_ids, extra=''):
-    cfg = tiny_config(data['tmp'] / f'tiny_{name}.py', base, root, data['weights'], num_ids, extra, epochs=1)
+    cfg = tiny_reid_config(data['tmp'] / f'tiny_{name}.py', base, root, data['weights'], num_ids, extra, epochs=1)
     work = data['tmp'] / f'work_{name}'
     out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
     vals = [s for s in scalars(work) if 'reid/mAP' in s]
@@ -108,7 +86,7 @@ def test_prid2011_rtmtp_nl_train_validate(data):
 def test_distributed_two_processes_gloo(data):
     """Two ranks: the identity sampler deals each one whole P x K batches (4 identities = one batch per rank), and the
     metric gathers the tracklet features of both ranks."""
-    cfg = tiny_config(data['tmp'] / 'tiny_mars_dist.py', 'rtmta_r50-nl3d_1xp8k4-800e_mars.py', data['mars'],
+    cfg = tiny_reid_config(data['tmp'] / 'tiny_mars_dist.py', 'rtmta_r50-nl3d_1xp8k4-800e_mars.py', data['mars'],
                       data['weights'], 4, epochs=1)
     work = data['tmp'] / 'dist'
     launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1',
@@ -128,7 +106,7 @@ def test_split_protocol_trains_and_tests_every_split_then_averages(data, base, k
     """tools/reid_splits.py: the split file made once, tools/train.py + tools/test.py per split (1 epoch), the
     averaged CMC / mAP in splits_summary and in result_table."""
     name = base.replace('1xp8k4-800e', '1xp2k2-1e').replace('.py', '')
-    cfg = tiny_config(data['tmp'] / f'{name}.py', base, data[key], data['weights'], 3, extra, epochs=1)
+    cfg = tiny_reid_config(data['tmp'] / f'{name}.py', base, data[key], data['weights'], 3, extra, epochs=1)
     work = data['tmp'] / f'splits_{key}'
     out = check(run_tool('tools/reid_splits.py', cfg, '--splits', '0-1', '--work-dir', work, '--no-validate',
                          timeout=600))

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+from fixtures.configs import TINY_VIDEO_MODELS as MODELS
+from fixtures.configs import tiny_video_config
 from fixtures.tools import ACC_METRIC, check, run_tool
 
 pytest.importorskip('mmaction')
@@ -17,55 +19,7 @@ pytest.importorskip('decord')
 CFG_DIR = ROOT / 'configs' / 'recognition'
 pytestmark = pytest.mark.slow
 
-PIPELINES = '''
-file_client_args = dict(io_backend='disk')
-train_pipeline = [dict(type='DecordInit', **file_client_args),
-                  dict(type='SampleFrames', clip_len=8, frame_interval=1, num_clips=1),
-                  dict(type='DecordDecode'), dict(type='Resize', scale=(-1, 32)), dict(type='Flip', flip_ratio=0.5),
-                  dict(type='FormatShape', input_format='NCTHW'), dict(type='PackActionInputs')]
-val_pipeline = [dict(type='DecordInit', **file_client_args),
-                dict(type='SampleFrames', clip_len=8, frame_interval=1, num_clips=1, test_mode=True),
-                dict(type='DecordDecode'), dict(type='Resize', scale=(-1, 32)),
-                dict(type='FormatShape', input_format='NCTHW'), dict(type='PackActionInputs')]
-test_pipeline = [dict(type='DecordInit', **file_client_args),
-                 dict(type='SampleFrames', clip_len=8, frame_interval=1, num_clips=2, test_mode=True),
-                 dict(type='DecordDecode'), dict(type='Resize', scale=(-1, 32)),
-                 dict(type='FormatShape', input_format='NCTHW'), dict(type='PackActionInputs')]
-'''
 
-MODELS = {
-    # ResNet3d depth 50 as the issue asks (I3D-R50), pretrained off (tests are offline), 3 classes
-    'i3d': ('i3d/i3d_r50-snl_8xb8-32x2x1-100e_ucf101-split1-rgb.py',
-            "model = dict(backbone=dict(module=dict(pretrained=None)), cls_head=dict(num_classes=3))"),
-    'slowfast': ('slowfast/slowfast_r50-snl_8xb8-4x16x1-100e_ucf101-split1-rgb.py',
-                 "model = dict(cls_head=dict(num_classes=3))"),
-    # 8-frame clips: the stem pool and one temporal pool (after res2) leave 2 frames for the SNL block in res3
-    'p3d': ('p3d/p3d_r50-snl_8xb8-16x2x1-100e_ucf101-split1-rgb.py',
-            "model = dict(backbone=dict(module=dict(temporal_pool_stages=(0,))), cls_head=dict(num_classes=3))"),
-}
-
-
-def tiny_config(path: Path, base: str, model: str, data: str, extra: str = '') -> Path:
-    path.write_text(f'''_base_ = ['{CFG_DIR / base}']
-{model}
-load_from = None
-{PIPELINES}
-ann_train = '{data}/ucf101_train_split_1_videos.txt'
-ann_val = '{data}/ucf101_val_split_1_videos.txt'
-videos = '{data}/UCF-101'
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(ann_file=ann_train, data_prefix=dict(video=videos), pipeline=train_pipeline))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                      dataset=dict(ann_file=ann_val, data_prefix=dict(video=videos), pipeline=val_pipeline))
-test_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
-                       dataset=dict(ann_file=ann_val, data_prefix=dict(video=videos), pipeline=test_pipeline))
-train_cfg = dict(max_epochs=1, val_begin=1, val_interval=1)
-optim_wrapper = dict(optimizer=dict(lr=0.01))
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
-randomness = dict(seed=0)
-{extra}
-''')
-    return path
 
 
 
@@ -96,7 +50,7 @@ def _train(name, ucf, trained, tmp_path_factory):
         tmp = tmp_path_factory.mktemp(name)
         base, model = MODELS[name]
         extra = f"load_from = '{_plain_i3d_checkpoint(tmp / 'i3d_standin.pth')}'" if name == 'i3d' else ''
-        cfg = tiny_config(tmp / f'tiny_{name}.py', base, model, str(ucf), extra=extra)
+        cfg = tiny_video_config(tmp / f'tiny_{name}.py', base, model, str(ucf), extra=extra)
         work = tmp / 'work'
         out = check(run_tool('tools/train.py', cfg, '--work-dir', work))
         trained[name] = dict(cfg=cfg, work=work, out=out, tmp=tmp)
@@ -130,7 +84,7 @@ def test_distributed_two_processes_gloo(ucf, tmp_path):
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
     base, model = MODELS['p3d']
-    cfg = tiny_config(tmp_path / 'tiny_dist.py', base, model, str(ucf))
+    cfg = tiny_video_config(tmp_path / 'tiny_dist.py', base, model, str(ucf))
     launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1', f'--master_port={port}']
     out = check(run_tool('tools/train.py', cfg, '--work-dir', tmp_path / 'work', '--launcher', 'pytorch',
                          '--cfg-options', 'env_cfg.dist_cfg.backend=gloo', launcher=launcher, timeout=400))
@@ -144,7 +98,7 @@ def test_mmaction2_own_tools_replayed(ucf, tmp_path):
     """What mmaction2's tools/train.py and then tools/test.py do, in a fresh process without our tools: the config's
     custom_imports loads snl_plugins (ResNetP3D, InjectNonlocal, the checkpoint loader under torch 2.14)."""
     base, model = MODELS['p3d']
-    cfg = tiny_config(tmp_path / 'tiny_upstream.py', base, model, str(ucf))
+    cfg = tiny_video_config(tmp_path / 'tiny_upstream.py', base, model, str(ucf))
     work = tmp_path / 'work'
     code = textwrap.dedent(f'''
         import sys
