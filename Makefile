@@ -23,20 +23,21 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	SNL_NO_SKIPS=1 $(VPY) -m pytest -q -rs -m "not slow" $(PYTEST_ARGS)
 
-# Baseline vs SNL on scikit-learn's digits through tools/train.py and tools/test.py (docs/demo.md);
-# options: make demo DEMO_ARGS="--seeds 0 --epochs 4"
+# What the block is for: DeepLabV3-R18 plain / + NL / + SNL / + gSNL on digit scenes where a blank box takes the class
+# of the digit that appears twice, through tools/train.py and tools/test.py; prints the comparison, writes the
+# pictures (docs/demo.md). Options: make demo DEMO_ARGS="--seeds 0 1 2" (the documented full run),
+# DEMO_ARGS="--models plain snl" (half the time), DEMO_ARGS="--task digits" (classification of the digits)
 demo: $(STAMP)
 	$(VPY) tools/demo.py $(DEMO_ARGS)
 
-# DeepLabV3-R18 plain vs + SNL on digit scenes in VOC2012 layout through tools/train.py and tools/test.py
-# (docs/segmentation.md); options: make demo-seg DEMO_SEG_ARGS="--iters 200 --out work_dirs/demo_seg"
+# The same scenes demo (docs/segmentation.md); options: make demo-seg DEMO_SEG_ARGS="--iters 200 --out DIR"
 demo-seg: $(STAMP)
-	$(VPY) tools/demo_seg.py $(DEMO_SEG_ARGS)
+	$(VPY) tools/demo.py --task scenes $(DEMO_SEG_ARGS)
 
 # I3D plain vs + SNL on "moving digits" videos (UCF-101 layout, decord) through tools/train.py and tools/test.py
 # (docs/video.md, "make demo-video"); options: make demo-video DEMO_VIDEO_ARGS="--seeds 0 1 --epochs 6"
 demo-video: $(STAMP)
-	$(VPY) tools/demo_video.py $(DEMO_VIDEO_ARGS)
+	$(VPY) tools/demo.py --task video $(DEMO_VIDEO_ARGS)
 
 benchmark: $(STAMP)
 	$(VPY) tools/analysis/benchmark_blocks.py --out docs/benchmark_blocks

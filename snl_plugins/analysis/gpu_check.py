@@ -12,7 +12,7 @@ Sections, each timed and guarded (a failure is recorded in the JSON and the next
   (B 8, C1 512, Cs 256) and 16x28x28 (B 2, C1 1024, Cs 512): time (CUDA events, warm-up first, median), peak
   memory (``torch.cuda.max_memory_allocated``), finiteness; out of memory is recorded per case.
 - ``train``: a few ``tools/train.py --amp`` iterations of I3D-R50 + SNL and DeepLabV3-R50 + SNL (our configs, data
-  written locally: :func:`snl_plugins.mmaction.demo.write_moving_digits`, :func:`snl_plugins.mmseg.demo.
+  written locally: :func:`snl_plugins.demos.video.write_moving_digits`, :func:`snl_plugins.demos.scenes.
   write_digit_scenes`), with the losses, the loss scale and skipped steps read by :class:`AmpProbeHook`.
 
 The goals: SNL factorised, autocast float16, 128x128, B 8, C1 512, Cs 256, forward + backward, is >= 5x faster than
@@ -563,13 +563,14 @@ def _i3d_config(path: Path, data: dict, batch: int, iters: int, workers: int, re
     root = data['root']
     path.write_text(f'''_base_ = ['{base}']
 # gpu_check: a few training iterations of I3D + SNL on locally written clips (UCF-101 layout)
-custom_imports = dict(imports=['snl_plugins', 'snl_plugins.analysis.gpu_check'], allow_failed_imports=False)
+custom_imports = dict(imports=['snl_plugins', 'snl_plugins.mmaction.datasets', 'snl_plugins.analysis.gpu_check'],
+                      allow_failed_imports=False)
 custom_hooks = [dict(type='AmpProbeHook', out_file='{probe}')]
 {model}
 load_from = None
 {pipeline}
 train_dataloader = dict(batch_size={batch}, num_workers={workers}, persistent_workers=False,
-                        dataset=dict(ann_file='{root}/ucf101_train_split_1_videos.txt',
+                        dataset=dict(num_classes=3, ann_file='{root}/ucf101_train_split_1_videos.txt',
                                      data_prefix=dict(video='{root}/UCF-101'), pipeline=train_pipeline))
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters={iters}, val_interval={10 ** 9})
 default_hooks = dict(logger=dict(interval=1), checkpoint=None)
@@ -652,12 +653,12 @@ def section_train(ctx: dict) -> dict:
         t0 = time.perf_counter()
         try:
             if key == 'i3d':
-                from snl_plugins.mmaction.demo import write_moving_digits
+                from snl_plugins.demos.video import write_moving_digits
                 data = write_moving_digits(out / 'data' / 'ucf101', n_train_groups=1, n_test_groups=1,
                                            clips_per_group=max(1, math.ceil(batch / 3)))
                 cfg = _i3d_config(work / 'config.py', data, batch, iters, p['workers'], real, probe)
             else:
-                from snl_plugins.mmseg.demo import write_digit_scenes
+                from snl_plugins.demos.scenes import write_digit_scenes
                 data_root = write_digit_scenes(out / 'data' / 'digits', n_train=batch, n_val=1)
                 cfg = _seg_config(work / 'config.py', data_root, batch, iters, p['workers'], real, probe)
         except _Terminated:

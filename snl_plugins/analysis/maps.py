@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['response_maps', 'query_index', 'sample_units', 'display_frame', 'collect_maps', 'plot_maps',
+__all__ = ['response_maps', 'query_index', 'sample_units', 'display_frame', 'collect_maps', 'overlay', 'plot_maps',
            'read_image', 'read_video', 'pack_input']
 
 
@@ -273,7 +273,9 @@ def pack_input(model: nn.Module, x: Tensor) -> dict:
 
 
 # --- plotting ---------------------------------------------------------------------------------------------------------
-def _overlay(ax, image: Tensor, heat: Tensor, alpha: float, title: str, value_range, mark=None):
+def overlay(ax, image: Tensor, heat: Tensor, alpha: float, title: str, value_range, mark=None):
+    """Draw ``heat`` (a block's grid) bilinearly upsampled over ``image`` (H x W x 3 in [0, 1]) on ``ax``, scaled to
+    ``value_range``, with an x at ``mark`` ((y, x) fractions of the image) if given."""
     h, w = image.shape[:2]
     up = F.interpolate(heat[None, None].float(), size=(h, w), mode='bilinear', align_corners=False)[0, 0]
     lo, hi = value_range
@@ -299,7 +301,7 @@ def plot_maps(rows: List[Tuple[str, Tensor]], runs: List[dict], path: str, alpha
         axes[i][0].axis('off')
         for j, run in enumerate(runs):
             item = run['items'][i]
-            _overlay(axes[i][1 + 2 * j], img, item['response'], alpha, f'{run["label"]}\n{run["type"]} response',
+            overlay(axes[i][1 + 2 * j], img, item['response'], alpha, f'{run["label"]}\n{run["type"]} response',
                      item['response_range'])
             ax = axes[i][2 + 2 * j]
             if item['row'] is None:
@@ -308,7 +310,7 @@ def plot_maps(rows: List[Tuple[str, Tensor]], runs: List[dict], path: str, alpha
                 ax.axis('off')
             else:
                 at = '' if item['block_frame'] is None else f' (block frame {item["block_frame"]})'
-                _overlay(ax, img, item['row'], alpha, f'{run["label"]}\naffinity row of x{at}', item['row_range'],
+                overlay(ax, img, item['row'], alpha, f'{run["label"]}\naffinity row of x{at}', item['row_range'],
                          item['mark'])
     return save_figure(fig, path)
 

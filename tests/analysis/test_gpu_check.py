@@ -180,9 +180,10 @@ def test_gpu_size_training_configs_build_and_load(tmp_path):
         from pathlib import Path
         from mmengine.config import Config
         from mmengine.runner import Runner
+        from mmengine.utils import import_modules_from_strings
         from snl_plugins.analysis import gpu_check as gc
-        from snl_plugins.mmaction.demo import write_moving_digits
-        from snl_plugins.mmseg.demo import write_digit_scenes
+        from snl_plugins.demos.video import write_moving_digits
+        from snl_plugins.demos.scenes import write_digit_scenes
         from snl_plugins.apis import setup_scope
         out = Path({str(tmp_path)!r})
         data = write_moving_digits(out / 'ucf', n_train_groups=1, n_test_groups=1, clips_per_group=1)
@@ -192,6 +193,7 @@ def test_gpu_size_training_configs_build_and_load(tmp_path):
         found = []
         for path in cfgs:
             cfg = Config.fromfile(str(path))
+            import_modules_from_strings(**cfg.custom_imports)  # as the Runner does
             setup_scope(cfg)
             from mmengine.registry import MODELS
             model = MODELS.build(cfg.model)

@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from fixtures.tools import ACC_METRIC, ROOT, check, run_tool
+from fixtures.voc import seg_chance_baselines
 
 sys.path.insert(0, str(ROOT))
 pytestmark = pytest.mark.slow
@@ -66,11 +67,11 @@ def report(name: str, t0: float, **numbers) -> None:
 
 # ------------------------------------------------------------------------------------------------ classification
 def test_classification_learns_digits(tmp_path):
-    from snl_plugins import demo
+    from snl_plugins.demos import digits
     t0 = time.perf_counter()
     data = tmp_path / 'digits16'
-    info = demo.write_digits(data, train_size=600, test_size=300)  # ImageFolder: {train,test}/<digit>/<index>.png
-    cfg = demo.CFG_DIR / 'preresnet20-snl_digits.py'
+    info = digits.write_digits(data, train_size=600, test_size=300)  # ImageFolder: {train,test}/<digit>/<index>.png
+    cfg = ROOT / digits.MODELS[1].config  # PreResNet-20 + SNL
     opts = [f'{loader}.dataset.data_root={data}' for loader in ('train_dataloader', 'val_dataloader',
                                                                 'test_dataloader')]
     opts += ['randomness.seed=0', 'train_cfg.max_epochs=4', 'param_scheduler.T_max=4', 'param_scheduler.end=4',
@@ -93,12 +94,13 @@ def test_classification_learns_digits(tmp_path):
 def test_action_recognition_learns_moving_digits(tmp_path):
     pytest.importorskip('mmaction')
     pytest.importorskip('decord')
-    from snl_plugins.mmaction import demo
+    from snl_plugins.demos import video
     t0 = time.perf_counter()
     # UCF-101 layout (videos + split-1 lists, mmaction2 annotation files), 3 classes x 8 train / 6 test groups x 4
-    info = demo.write_moving_digits(tmp_path / 'ucf101', n_train_groups=8, n_test_groups=6, clips_per_group=4)
+    info = video.write_moving_digits(tmp_path / 'ucf101', n_train_groups=8, n_test_groups=6, clips_per_group=4)
     epochs = 5
-    cfg = demo._config(tmp_path / 'i3d_r18_snl.py', info['root'], snl=True, epochs=epochs, batch_size=8)
+    cfg = video.i3d_config(tmp_path / 'i3d_r18_snl.py', ROOT / video.MODELS[1].config, info['root'], snl=True,
+                           epochs=epochs, batch_size=8)
     work = tmp_path / 'work'
     check(run_tool('tools/train.py', cfg, '--work-dir', work, '--cfg-options', 'randomness.seed=0'))
     ckpt = work / f'epoch_{epochs}.pth'
@@ -116,52 +118,27 @@ def test_action_recognition_learns_moving_digits(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------- segmentation
-def _seg_baselines(voc: Path, num_classes: int) -> dict:
-    """aAcc and mIoU (percent, as mmseg computes them over the whole split) of two models that learnt nothing about
-    the digits: one that predicts the majority class everywhere, and one that finds every object pixel but draws
-    its digit class at random (expected values)."""
-    from PIL import Image
-    names = (voc / 'ImageSets/Segmentation/val.txt').read_text().split()
-    counts = np.zeros(256, np.int64)
-    for name in names:
-        counts += np.bincount(np.asarray(Image.open(voc / 'SegmentationClass' / f'{name}.png')).ravel(),
-                              minlength=256)
-    n = counts[:num_classes].astype(np.float64)
-    total, major = n.sum(), int(np.argmax(n))
-    present = n > 0
-    fg = n[1:].sum()
-    k = num_classes - 1
-    # majority: IoU 'major' = its share, every other class 0
-    maj_iou = np.where(np.arange(num_classes) == major, n[major] / total, 0.0)
-    # objects found, class drawn uniformly among the k digits: class c gets fg / k pixels, n_c / k of them right
-    loc_iou = np.concatenate([[1.0], (n[1:] / k) / (n[1:] + fg / k - n[1:] / k)])
-    return dict(majority_aAcc=100 * n[major] / total, majority_mIoU=100 * maj_iou[present].mean(),
-                objects_aAcc=100 * (n[0] + fg / k) / total, objects_mIoU=100 * loc_iou[present].mean())
-
-
 def test_segmentation_learns_digit_scenes(tmp_path):
-    pytest.importorskip('mmseg')
-    from snl_plugins.mmseg import demo
+    from snl_plugins.demos import scenes
     t0 = time.perf_counter()
     # 64 x 64 scenes: 3 digits and a context box on a 4 x 4 grid, masks of 1 + digit; VOC2012's layout
-    voc = Path(demo.write_digit_scenes(tmp_path / 'data', n_train=200, n_val=64))
-    cfg = demo.CFG_DIR / 'deeplabv3_r18-d8-snl_1xb8-1200it_digits-64x64.py'
+    voc = Path(scenes.write_digit_scenes(tmp_path / 'data', n_train=200, n_val=64))
+    cfg = ROOT / scenes.MODELS[2].config  # DeepLabV3-R18 + SNL
     iters = 160
     # background is 81% of the pixels: until the digits are told apart, the arg-max is background everywhere (a
     # plateau of several hundred iterations at the demo's settings); a lower background weight in the loss (the
     # evaluation is unweighted) gets past it within this budget
     weights = '[' + ','.join(['0.2'] + ['1'] * 10) + ']'
-    opts = demo._data_options(str(voc), iters) + [
-        'randomness.seed=0', 'default_hooks.logger.interval=40',
+    opts = scenes.ScenesTask().cfg_options(dict(data_root=str(voc)), 0, dict(iters=iters)) + [
         f'model.decode_head.loss_decode.class_weight={weights}',
         f'model.auxiliary_head.loss_decode.class_weight={weights}']
     work = tmp_path / 'work'
     check(run_tool('tools/train.py', cfg, '--work-dir', work, '--cfg-options', *opts))
     ckpt = work / f'iter_{iters}.pth'
     out = check(run_tool('tools/test.py', cfg, ckpt, '--work-dir', tmp_path / 'test', '--cfg-options', *opts))
-    metrics = demo._test_metrics(out)
+    metrics = scenes.test_metrics(out)
 
-    base = _seg_baselines(voc, num_classes=11)
+    base = seg_chance_baselines(voc, num_classes=11)
     report('segmentation', t0, aAcc=metrics['aAcc'], mIoU=metrics['mIoU'], **base)
     # pixel accuracy above both baselines; mIoU well above both (a digit's IoU with a random class is ~5%)
     assert metrics['aAcc'] > max(base['majority_aAcc'], base['objects_aAcc']), (metrics, base)

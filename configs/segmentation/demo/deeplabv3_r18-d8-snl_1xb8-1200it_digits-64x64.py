@@ -1,5 +1,6 @@
-# `make demo-seg`: the same DeepLabV3-R18 with an SNL block before the last residual block of res4 (layer3.-1),
-# as in the VOC configs.
+# `make demo` (the digit scenes): the same DeepLabV3-R18 with an SNL block
+# before the last residual block of res4 (layer3.-1), as in the VOC configs; the position, norm and schedule are the
+# same for NL, SNL and gSNL.
 _base_ = './deeplabv3_r18-d8_1xb8-1200it_digits-64x64.py'
 model = dict(
     backbone=dict(

@@ -1,6 +1,6 @@
-# `make demo-seg`: DeepLabV3 with ResNetV1c-18 at half width (base 32 channels) and output stride 8 (no pretrained
-# weights), 64 x 64 scenes of
-# scikit-learn's digits in VOC layout (snl_plugins.mmseg.demo writes them): background + 10 digit classes.
+# `make demo` (the digit scenes): DeepLabV3 with ResNetV1c-18 at half width (base 32 channels) and output stride 8
+# (no pretrained weights), 64 x 64 scenes of scikit-learn's digits in VOC layout (snl_plugins.demos.scenes writes
+# them): background + 10 digit classes.
 # Built on our VOC DeepLabV3 baseline (mmseg's deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py), shrunk for 2 CPU cores.
 _base_ = '../deeplabv3/deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py'
 data_root = 'work_dirs/demo_seg/data/VOCdevkit/VOC2012'
