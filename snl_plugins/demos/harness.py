@@ -12,9 +12,9 @@ A task is a :class:`Task` (``scenes.py``, ``digits.py``, ``video.py``); :func:`m
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
-import resource
 import site
 import statistics
 import subprocess
@@ -80,9 +80,12 @@ def find_project_root(root: Optional[os.PathLike] = None, cwd: Optional[os.PathL
 
 
 # ---------------------------------------------------------------------------------------------------- running
-def tool_env() -> dict:
-    """The tools' environment: this process's, the tools importing the same ``snl_plugins`` as this process."""
+def tool_env(threads: Optional[int] = None) -> dict:
+    """The tools' environment: this process's, the tools importing the same ``snl_plugins`` as this process, and
+    ``threads`` OpenMP threads each where given (tools run side by side)."""
     env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHONUNBUFFERED='1')  # progress lines as they come
+    if threads is not None:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     package_parent = str(Path(__file__).resolve().parents[2])
     site_dirs = {str(Path(p).resolve()) for p in site.getsitepackages() + [site.getusersitepackages()]}
     # a source tree goes first on the path; an installed package is found by the interpreter anyway (putting
@@ -92,12 +95,14 @@ def tool_env() -> dict:
     return env
 
 
-def run_tool(root: Path, args: Sequence, log_path: Path, echo: Optional[Callable[[str], Optional[str]]] = None) -> str:
+def run_tool(root: Path, args: Sequence, log_path: Path, echo: Optional[Callable[[str], Optional[str]]] = None,
+             threads: Optional[int] = None) -> Tuple[str, float]:
     """``python <args>`` in ``root`` (e.g. ``tools/train.py CONFIG ...``), everything it prints going to ``log_path``;
-    lines that ``echo`` maps to a string are printed.
+    lines that ``echo`` maps to a string are printed; ``threads``: see :func:`tool_env`.
 
     Returns:
-        The tool's output (stdout and stderr together).
+        The tool's output (stdout and stderr together) and its CPU seconds (user + system, its own: what a run costs
+        whatever else loads the machine, also with tools running side by side).
 
     Raises:
         RuntimeError: naming the command, its exit status and the log, with the output's end, if the tool fails.
@@ -107,19 +112,20 @@ def run_tool(root: Path, args: Sequence, log_path: Path, echo: Optional[Callable
     lines = []
     with open(log_path, 'w', buffering=1) as log:  # line-buffered: the log can be followed while the tool runs
         log.write(' '.join(cmd) + '\n')
-        proc = subprocess.Popen(cmd, cwd=root, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1)
+        proc = subprocess.Popen(cmd, cwd=root, env=tool_env(threads), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1)
         for line in proc.stdout:
             log.write(line)
             lines.append(line)
             msg = echo(line) if echo else None
             if msg:
                 print(msg, flush=True)
-        rc = proc.wait()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own resource use
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
     out = ''.join(lines)
     if rc != 0:
         raise RuntimeError(f'{" ".join(cmd)} failed (exit {rc}); log: {log_path}\n{out[-4000:]}')
-    return out
+    return out, usage.ru_utime + usage.ru_stime
 
 
 def scalars(work_dir: Path) -> List[dict]:
@@ -146,12 +152,6 @@ def epoch_curves(work_dir: Path, val_key: str, val_label: str, scale: float = 1.
     return dict(train_step=epochs, train_loss=[statistics.fmean(loss[e]) for e in epochs], val_step=sorted(val),
                 val=[val[e] for e in sorted(val)], val_label=val_label,
                 step_time=statistics.fmean(sum(secs[e]) for e in epochs) if epochs else float('nan'))
-
-
-def _children_cpu() -> float:
-    """CPU seconds (user + system) of the finished child processes: what a run costs whatever else loads the machine."""
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def count_params(config: Path, cfg_options: Optional[dict] = None) -> int:
@@ -256,23 +256,24 @@ def _checkpoint(work_dir: Path) -> Path:
 
 
 def train_and_test(task: Task, model: Model, config: Path, work_dir: Path, info: dict, seed: int, options: dict,
-                   root: Path, quiet: bool = False, cfg_options: Sequence[str] = ()) -> dict:
+                   root: Path, quiet: bool = False, cfg_options: Sequence[str] = (),
+                   threads: Optional[int] = None) -> dict:
     """``tools/train.py`` then ``tools/test.py`` on the final checkpoint; returns the run's numbers and curves.
-    ``cfg_options`` (``key=value``) go to both tools after the task's own."""
+    ``cfg_options`` (``key=value``) go to both tools after the task's own; ``threads``: see :func:`tool_env`."""
     opts = task.cfg_options(info, seed, options) + list(cfg_options)
 
     def echo(line):
         msg = None if quiet else task.progress(line)
         return f'  [{model.label}, seed {seed}] {msg}' if msg else None
 
-    t0, cpu0 = time.perf_counter(), _children_cpu()
-    run_tool(root, ['tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *opts],
-             work_dir / 'train_stdout.log', echo)
-    train_wall, train_cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    t0 = time.perf_counter()
+    _, train_cpu = run_tool(root, ['tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *opts],
+                            work_dir / 'train_stdout.log', echo, threads)
+    train_wall = time.perf_counter() - t0
     ckpt = _checkpoint(work_dir)
     t0 = time.perf_counter()
-    out = run_tool(root, ['tools/test.py', config, ckpt, '--work-dir', work_dir / 'test', *task.test_args(work_dir),
-                          '--cfg-options', *opts], work_dir / 'test_stdout.log')
+    out, _ = run_tool(root, ['tools/test.py', config, ckpt, '--work-dir', work_dir / 'test', *task.test_args(work_dir),
+                             '--cfg-options', *opts], work_dir / 'test_stdout.log', threads=threads)
     return dict(model=model.label, key=model.key, config=str(config), seed=seed, work_dir=str(work_dir),
                 checkpoint=str(ckpt), metrics=task.test_metrics(out, work_dir, info), curves=task.curves(work_dir),
                 train_wall_s=train_wall, train_cpu_s=train_cpu, test_wall_s=time.perf_counter() - t0)
@@ -431,7 +432,8 @@ def _title(task: Task, info: dict, options: dict, seeds: Sequence[int]) -> str:
 
 
 def run(task: Task, out: os.PathLike, seeds: Sequence[int], options: dict, models: Optional[Sequence[str]] = None,
-        root: Optional[os.PathLike] = None, quiet: bool = False, cfg_options: Sequence[str] = ()) -> dict:
+        root: Optional[os.PathLike] = None, quiet: bool = False, cfg_options: Sequence[str] = (),
+        jobs: Optional[int] = None) -> dict:
     """Write the data, train and test every model (``models``: keys, default all) for every seed, report.
 
     Args:
@@ -443,6 +445,8 @@ def run(task: Task, out: os.PathLike, seeds: Sequence[int], options: dict, model
         root: the project clone (see :func:`find_project_root`).
         quiet: print only the report.
         cfg_options: ``key=value`` overrides for every model's config, after the task's own.
+        jobs: runs (model x seed) trained side by side, each tool with ``cpus // jobs`` threads (default: as many as
+            there are CPUs and runs; small networks use CPUs better side by side than with more threads each).
 
     Returns:
         ``results.json``'s content.
@@ -456,21 +460,27 @@ def run(task: Task, out: os.PathLike, seeds: Sequence[int], options: dict, model
     (out / 'data' / 'info.json').write_text(json.dumps(info))
     print(f'{task.title}: {info["n_train"]} training / {info["n_test"]} held-out samples in {out / "data"}; '
           f'{len(chosen)} models x {len(seeds)} seed(s) through tools/train.py and tools/test.py', flush=True)
-    runs = []
-    for seed in seeds:
-        for model in chosen:
-            work_dir = out / f'{model.key}_seed{seed}'
-            config = task.config(model, root, out, info, options)
-            if not quiet:
-                print(f'[{model.label}, seed {seed}] tools/train.py {config} --work-dir {work_dir}', flush=True)
-            r = train_and_test(task, model, config, work_dir, info, seed, options, root, quiet, cfg_options)
-            r.update(options=options, cfg_options=list(cfg_options))
-            if not quiet:
-                shown = ', '.join(f'{m.label} {r["metrics"][m.key]:.2f}' for m in task.metrics)
-                print(f'[{model.label}, seed {seed}] tools/test.py: {shown}; train {r["train_wall_s"]:.0f} s wall '
-                      f'({r["train_cpu_s"]:.0f} CPU s)', flush=True)
-            (work_dir / 'run.json').write_text(json.dumps(r, indent=1))
-            runs.append(r)
+    todo = [(seed, model) for seed in seeds for model in chosen]
+    cpus = os.cpu_count() or 1
+    jobs = max(1, min(jobs or cpus, len(todo)))
+    threads = max(1, cpus // jobs) if jobs > 1 else None  # one job: the tools' own default
+
+    def one(seed: int, model: Model) -> dict:
+        work_dir = out / f'{model.key}_seed{seed}'
+        config = task.config(model, root, out, info, options)
+        if not quiet:
+            print(f'[{model.label}, seed {seed}] tools/train.py {config} --work-dir {work_dir}', flush=True)
+        r = train_and_test(task, model, config, work_dir, info, seed, options, root, quiet, cfg_options, threads)
+        r.update(options=options, cfg_options=list(cfg_options), jobs=jobs)
+        if not quiet:
+            shown = ', '.join(f'{m.label} {r["metrics"][m.key]:.2f}' for m in task.metrics)
+            print(f'[{model.label}, seed {seed}] tools/test.py: {shown}; train {r["train_wall_s"]:.0f} s wall '
+                  f'({r["train_cpu_s"]:.0f} CPU s)', flush=True)
+        (work_dir / 'run.json').write_text(json.dumps(r, indent=1))
+        return r
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:  # the work is in the tools' processes
+        runs = list(pool.map(lambda job: one(*job), todo))
     return report(task, out, runs, info, options, root, t_start, load0)
 
 
@@ -573,6 +583,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         p.add_argument('--' + name.replace('_', '-'), default=None, **kw)
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='overrides for every model\'s config, passed to both tools after the demo\'s own')
+    p.add_argument('--jobs', type=int, default=None, help='runs trained side by side, each tool with CPUs / jobs '
+                   'threads (default: as many as there are CPUs and runs)')
     p.add_argument('--quiet', action='store_true', help='print only the final tables')
     p.add_argument('--report-only', action='store_true', help='train nothing: the report again from the run.json of '
                    'every finished work dir under --out (e.g. after seeds run separately)')
@@ -602,5 +614,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         return report_only(task, out, root)
     options = dict(task.options, **given)
     seeds = args.seeds if args.seeds is not None else list(task.default_seeds)
-    return run(task, out, seeds, options, args.models, root, args.quiet, args.cfg_options)
+    if args.jobs is not None and args.jobs < 1:
+        raise SystemExit(f'--jobs must be >= 1, got {args.jobs}')
+    return run(task, out, seeds, options, args.models, root, args.quiet, args.cfg_options, args.jobs)
 

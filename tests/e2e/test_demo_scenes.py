@@ -16,14 +16,17 @@ LABELS = ['DeepLabV3-R18', 'DeepLabV3-R18 + NL', 'DeepLabV3-R18 + SNL', 'DeepLab
 
 def test_default_demo_reduced_writes_the_comparison_and_pictures(tmp_path):
     out = tmp_path / 'demo'
+    # two runs side by side, one thread each (the default on this 2-CPU machine, said here to be the same elsewhere)
     stdout = check(run_tool('tools/demo.py', '--seeds', '0', '--iters', '40', '--train-size', '40', '--test-size',
-                            '64', '--out', out, timeout=1200))
+                            '64', '--jobs', '2', '--out', out, timeout=1200))
     assert '1 seed (0)' in stdout and 'box accuracy (%)' in stdout and 'one seed: no spread measured' in stdout
     for label in LABELS:
         assert f'| {label} |' in stdout
     res = json.loads((out / 'results.json').read_text())
     assert res['task'] == 'scenes' and res['models'] == LABELS and res['seeds'] == [0]
+    assert [r['model'] for r in res['runs']] == LABELS  # in order, although trained side by side
     for run in res['runs']:
+        assert run['jobs'] == 2 and run['train_cpu_s'] > 1.0  # the tool's own CPU time
         m = run['metrics']
         assert all(0 <= m[k] <= 100 for k in ('aAcc', 'mIoU', 'box_acc')), (run['model'], m)
         assert run['curves']['val_step'] == [10, 20, 30, 40]
