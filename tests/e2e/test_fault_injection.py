@@ -23,7 +23,7 @@ from fixtures.tools import ROOT, check, run_tool, tool_env
 pytestmark = pytest.mark.slow
 CONFIG = 'preresnet/preresnet20-snl_1xb128-300e_cifar10.py'
 EPOCHS = 4
-KILLS = 8  # kill attempts before the run is left to finish
+KILLS = 6  # kill attempts before the run is left to finish
 # tools/train.py with every checkpoint write slowed down half-way (where a kill truncates an in-place write)
 SLOW_WRITES = '''
 import runpy, sys, time
