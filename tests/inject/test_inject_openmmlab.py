@@ -14,11 +14,11 @@ from torch import nn
 import snl_plugins  # noqa: F401  (InjectNonlocal in mmengine's MODELS; upstream workarounds)
 from snl_plugins import SNL
 
-pytest.importorskip('pkg_resources', reason="mmengine resolves 'mmaction::' / 'mmseg::' bases with pkg_resources "
-                                            '(install setuptools<81)')
-mmaction = pytest.importorskip('mmaction')
-mmseg = pytest.importorskip('mmseg')
-
+# mmaction2 and mmseg are installed by `make test`; mmengine resolves their 'mmaction::' / 'mmseg::' bases with
+# pkg_resources (setuptools<81, pinned): a missing one is an install defect, which fails here rather than skipping
+import mmaction  # noqa: E402,F401
+import mmseg  # noqa: E402,F401
+import pkg_resources  # noqa: E402,F401
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import MODELS, DefaultScope, init_default_scope  # noqa: E402
 
