@@ -13,7 +13,6 @@ the same from a config:
 ``dict(type='InjectNonlocal', module=<host cfg>, blocks=[dict(type='SNL', at='layer3.-1'), ...])``.
 """
 import difflib
-import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -71,8 +70,27 @@ def _conv_dim(conv: nn.Module) -> int:
     return next(d for cls, d in _CONV_DIMS.items() if isinstance(conv, cls))  # subclasses too (mmcv's wrappers)
 
 
+# Leaves that keep the channel count (and so cannot make the layers' count wrong in a chain of them).
+_CHANNEL_KEEPING = (nn.Identity, nn.modules.dropout._DropoutNd, nn.modules.pooling._MaxPoolNd,
+                    nn.modules.pooling._AvgPoolNd, nn.modules.pooling._AdaptiveAvgPoolNd,
+                    nn.modules.pooling._AdaptiveMaxPoolNd, nn.Upsample)
+_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm)
+
+
+def _runs_in_registration_order(target: nn.Module) -> bool:
+    """Whether ``target`` is a chain whose layers run in the order they were registered and whose channels its
+    convolutions and norms alone set: a convolution or norm, or ``nn.Sequential`` of such chains, activations,
+    pooling, dropout and identities. For anything else the layers' order says nothing certain."""
+    if isinstance(target, nn.Sequential):
+        return all(_runs_in_registration_order(child) for child in target.children())
+    if isinstance(target, (*_CONV_DIMS, *_NORMS, *_CHANNEL_KEEPING)):
+        return True
+    return type(target).__module__ == 'torch.nn.modules.activation' and not isinstance(target, nn.MultiheadAttention)
+
+
 def _infer_from_attributes(target: nn.Module, position: str) -> Optional[Tuple[int, int]]:
-    """(channels, dim) of the tensor entering (before) or leaving (after) ``target``, read from its layers."""
+    """(channels, dim) of the tensor entering (before) or leaving (after) ``target``, read from its layers in the
+    order they were registered (certain only where :func:`_runs_in_registration_order`)."""
     convs = [m for m in target.modules() if isinstance(m, tuple(_CONV_DIMS))]
     if not convs:
         return None
@@ -84,7 +102,7 @@ def _infer_from_attributes(target: nn.Module, position: str) -> Optional[Tuple[i
     for m in target.modules():
         if isinstance(m, tuple(_CONV_DIMS)):
             last = m.out_channels
-        elif isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm)):
+        elif isinstance(m, _NORMS):
             last = getattr(m, 'num_features', None) or getattr(m, 'num_channels', None)
     return (last, dim) if last else None
 
@@ -245,9 +263,11 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
     ``position`` ('before' or 'after', default 'before'), optional ``num_blocks`` (independent blocks in a row) and
     the block's own arguments. ``in_channels`` and ``dim``, unless the config sets them, come from one forward on
     zeros of ``input_shape`` (B x C x ...), or where none is given of 8 x C x 64 x 64 (1 x C x 64 / 1 x C x 16 x 64 x
-    64 in 1D / 3D; C from the model's first convolution): the tensor each block will see, in the order the host runs its layers.
-    Where that forward cannot run, they are read from the target's layers in the order they were registered, with a
-    warning; where it has none, the insertion is refused.
+    64 in 1D / 3D; C from the model's first convolution): the tensor each block will see, in the order the host
+    runs its layers.
+    Where that forward cannot run or does not reach the target, they are read from the target's layers only if those
+    run in the order they were registered (a convolution, a norm, or an ``nn.Sequential`` chain of them, activations
+    and pooling); otherwise the insertion is refused, naming why the forward failed.
     Paths are all resolved on the model as it was passed, so several insertions do not shift each other.
     """
     if isinstance(blocks, dict):
@@ -271,17 +291,19 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
     probed, probe_failure = {}, None
     if need_probe and input_shape is not None:
         probed = _probe(model, need_probe, input_shape)
+        probe_failure = f'the forward on zeros of {tuple(input_shape)} did not run it'
     elif need_probe:
         failures = []
         for shape in _default_probe_shapes(model):
             try:
                 probed = _probe(model, need_probe, shape)
+                probe_failure = f'the probe forward on zeros of {shape} did not run it'
                 break
             except Exception as error:  # a made-up input the host does not take
                 failures.append(f'{shape} failed ({type(error).__name__}: {str(error)[:200]})')
         else:
-            if failures:  # fall back to the layers
-                probe_failure = 'a probe forward on zeros of ' + '; of '.join(failures)
+            probe_failure = ('a probe forward on zeros of ' + '; of '.join(failures) if failures
+                             else 'no probe forward could be made up (the model has no convolution)')
 
     # every block is built before any goes in: channels are read from the host as passed (a block attached to a
     # target, hook path, would otherwise be read as one of its layers), and a bad config leaves the host unchanged
@@ -298,15 +320,14 @@ def insert_nonlocal(model: nn.Module, blocks: Sequence[dict], input_shape: Optio
         elif 'in_channels' in cfg and 'dim' in cfg:
             io = (cfg['in_channels'], cfg['dim'])
         else:
+            # no forward reached the target: its layers tell the channels only where they run in the order they
+            # were registered; a guess from any other module would be silently wrong when its forward reorders them
             io = _infer_from_attributes(target, position)
-            if io is None:
-                raise ValueError(f'cannot tell the channels {position} "{at}" from its layers: pass in_channels '
-                                 'and dim in the block config, or input_shape for a probe forward'
-                                 + (f'; {probe_failure}' if probe_failure else ''))
-            if probe_failure:
-                warnings.warn(f'{cfg["type"]} {position} "{at}": in_channels={io[0]}, dim={io[1]} read from its '
-                              f'layers in the order they were registered, as {probe_failure}; pass input_shape, or '
-                              'in_channels and dim, if the host runs them in another order', stacklevel=2)
+            if io is None or not _runs_in_registration_order(target):
+                what = ('its layers' if io is None
+                        else f'its layers ({type(target).__name__} runs them in an order only its forward knows)')
+                raise ValueError(f'cannot tell the channels {position} "{at}" from {what}, and {probe_failure}: '
+                                 'pass in_channels and dim in the block config, or an input_shape the model takes')
         built.append(build_block(cfg, *io))
 
     inserted = {}

@@ -266,9 +266,10 @@ def test_channels_from_attributes_and_from_a_probe():
 
     # a target without conv layers: only a forward can tell, the made-up probe or one on input_shape
     host = NoConvHost()
-    assert insert_nonlocal(host, [dict(type='SNL', at='pool', position='after')])['pool.snl_after_pool'].in_channels == 6
-    with pytest.raises(ValueError, match=r'cannot tell the channels after "pool" .*; a probe forward on zeros of '
-                                         r'\(8, 3, 64, 64\) failed \(TypeError'):
+    inserted = insert_nonlocal(host, [dict(type='SNL', at='pool', position='after')])
+    assert inserted['pool.snl_after_pool'].in_channels == 6
+    with pytest.raises(ValueError, match=r'cannot tell the channels after "pool" from its layers, and a probe '
+                                         r'forward on zeros of \(8, 3, 64, 64\) failed \(TypeError'):
         insert_nonlocal(NoConvTwoInputs(), [dict(type='SNL', at='pool', position='after')])
     host = NoConvHost()
     inserted = insert_nonlocal(host, [dict(type='SNL', at='pool', position='after')], input_shape=(1, 3, 8, 8))
@@ -313,13 +314,53 @@ def test_channels_follow_the_order_layers_run_not_the_order_they_were_registered
                                        dict(type='SNL', at='0', position='after')])
     assert [b.in_channels for b in inserted.values()] == [3, 16]
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 16, 8, 8)
-    # without a forward it can run, the layers' registration order is all there is: said, not hidden
+    # without a forward it can run, the layers tell the channels only where they run in the order registered:
+    # a convolution's output, or a Sequential chain ...
     host = TwoInputs()
-    with pytest.warns(UserWarning, match=r'in_channels=8, dim=2 read from its layers in the order they were '
-                                         r'registered, as a probe forward on zeros of \(8, 8, 64, 64\) failed'):
-        inserted = insert_nonlocal(host, [dict(type='SNL', at='early', position='after')])
+    inserted = insert_nonlocal(host, [dict(type='SNL', at='early', position='after')])
     assert inserted['early.snl_after_early'].in_channels == 8
     assert host(torch.randn(1, 3, 8, 8), 2.0).shape == (1, 16, 8, 8)
+    host = nn.Sequential(TwoInputs())
+    host[0].early = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 8, 1), nn.MaxPool2d(2))
+    inserted = insert_nonlocal(host, [dict(type='SNL', at='0.early', position='before'),
+                                      dict(type='SNL', at='0.early', position='after')])
+    assert [b.in_channels for b in inserted.values()] == [3, 8]
+    # ... never a module whose forward orders them: refused, naming why the probe failed and what to pass
+    host = nn.Sequential(TwoInputs())
+    for position in ('before', 'after'):
+        with pytest.raises(ValueError, match=rf'cannot tell the channels {position} "0" from its layers \(TwoInputs '
+                                             r'runs them in an order only its forward knows\), and a probe forward on '
+                                             r'zeros of \(8, 8, 64, 64\) failed \(TypeError.*; of \(8, 3, 64, 64\) '
+                                             r'failed .*: pass in_channels and dim in the block config, or an '
+                                             r'input_shape the model takes'):
+            insert_nonlocal(host, [dict(type='SNL', at='0', position=position)])
+    assert not any(isinstance(m, SNL) for m in host.modules())  # the host is left as it was
+    inserted = insert_nonlocal(host, [dict(type='SNL', at='0', position='after', in_channels=16, dim=2)])
+    assert list(inserted.values()) == [host[1]] and host[1].in_channels == 16
+
+
+class SkipsLate(nn.Module):
+    """A forward that never runs one of its modules on this input (a branch taken for other inputs only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 1)
+        self.unused = RegisteredOutOfOrder()
+        self.unused.early = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        return self.stem(x) if x.shape[-1] > 1 else self.unused(self.stem(x))
+
+
+def test_a_target_the_probe_does_not_reach_is_read_from_its_layers_only_where_certain():
+    with pytest.raises(ValueError, match=r'cannot tell the channels after "unused" from its layers \(Registered'
+                                         r'OutOfOrder runs them .*\), and the probe forward on zeros of '
+                                         r'\(8, 3, 64, 64\) did not run it'):
+        insert_nonlocal(SkipsLate(), [dict(type='SNL', at='unused', position='after')])
+    with pytest.raises(ValueError, match=r'and the forward on zeros of \(1, 3, 8, 8\) did not run it'):
+        insert_nonlocal(SkipsLate(), [dict(type='SNL', at='unused', position='after')], input_shape=(1, 3, 8, 8))
+    inserted = insert_nonlocal(SkipsLate(), [dict(type='SNL', at='unused.late', position='after')])
+    assert inserted['unused.late.snl_after_late'].in_channels == 16  # a convolution: certain
 
 
 def test_probe_leaves_mode_and_state_alone():
