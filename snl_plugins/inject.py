@@ -23,10 +23,15 @@ from .blocks import BLOCKS
 POSITIONS = ('before', 'after')
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _CONV_DIMS = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}
+_CONVS = tuple(_CONV_DIMS)
 
 
 def _child_keys(module: nn.Module) -> List[str]:
     return list(module._modules.keys())
+
+
+def _did_you_mean(close: Sequence[str]) -> str:
+    return f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
 
 
 def _describe_children(module: nn.Module, prefix: str) -> str:
@@ -55,8 +60,7 @@ def resolve_path(model: nn.Module, path: str) -> Tuple[nn.Module, str, nn.Module
                                  f'end); {_describe_children(module, walked)}')
             child_key = keys[index]
         else:
-            close = difflib.get_close_matches(part, keys, n=3)
-            hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
+            hint = _did_you_mean(difflib.get_close_matches(part, keys, n=3))
             raise ValueError(f'no submodule "{part}" in {walked or "the model"} (path "{path}"); '
                              f'{_describe_children(module, walked)}.{hint}')
         parent, key, module = module, child_key, module._modules[child_key]
@@ -83,7 +87,7 @@ def _runs_in_registration_order(target: nn.Module) -> bool:
     pooling, dropout and identities. For anything else the layers' order says nothing certain."""
     if isinstance(target, nn.Sequential):
         return all(_runs_in_registration_order(child) for child in target.children())
-    if isinstance(target, (*_CONV_DIMS, *_NORMS, *_CHANNEL_KEEPING)):
+    if isinstance(target, (*_CONVS, *_NORMS, *_CHANNEL_KEEPING)):
         return True
     return type(target).__module__ == 'torch.nn.modules.activation' and not isinstance(target, nn.MultiheadAttention)
 
@@ -91,7 +95,7 @@ def _runs_in_registration_order(target: nn.Module) -> bool:
 def _infer_from_attributes(target: nn.Module, position: str) -> Optional[Tuple[int, int]]:
     """(channels, dim) of the tensor entering (before) or leaving (after) ``target``, read from its layers in the
     order they were registered (certain only where :func:`_runs_in_registration_order`)."""
-    convs = [m for m in target.modules() if isinstance(m, tuple(_CONV_DIMS))]
+    convs = [m for m in target.modules() if isinstance(m, _CONVS)]
     if not convs:
         return None
     dim = _conv_dim(convs[0])
@@ -100,7 +104,7 @@ def _infer_from_attributes(target: nn.Module, position: str) -> Optional[Tuple[i
     # after: the last layer that sets the channel count (a norm after the last conv, or the conv itself)
     last = None
     for m in target.modules():
-        if isinstance(m, tuple(_CONV_DIMS)):
+        if isinstance(m, _CONVS):
             last = m.out_channels
         elif isinstance(m, _NORMS):
             last = getattr(m, 'num_features', None) or getattr(m, 'num_channels', None)
@@ -119,7 +123,7 @@ def _default_probe_shapes(model: nn.Module, tries: int = 3) -> List[Tuple[int, .
     fails at once)."""
     shapes = []
     for m in model.modules():
-        if isinstance(m, tuple(_CONV_DIMS)):
+        if isinstance(m, _CONVS):
             batch, *spatial = _PROBE_SHAPE[_conv_dim(m)]
             shape = (batch, m.in_channels, *spatial)
             if shape not in shapes:
@@ -210,9 +214,8 @@ def build_block(cfg: dict, in_channels: int, dim: int) -> nn.Module:
         try:
             blocks = [build(dict(cfg)) for _ in range(num)]
         except KeyError as error:  # the registry's bare "'snl' is not in the model registry"
-            close = [b for b in BLOCKS if b.lower() == str(type_name).lower()] or difflib.get_close_matches(
-                str(type_name), list(BLOCKS), n=2)
-            hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
+            hint = _did_you_mean([b for b in BLOCKS if b.lower() == str(type_name).lower()]
+                                 or difflib.get_close_matches(str(type_name), list(BLOCKS), n=2))
             raise ValueError(f'unknown block type {type_name!r}: not one of {", ".join(BLOCKS)} and not in '
                              f'mmengine\'s MODELS ({error}).{hint}') from None
     return blocks[0] if num == 1 else nn.Sequential(*blocks)

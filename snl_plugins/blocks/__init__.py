@@ -11,5 +11,6 @@ from .stage import STAGE_UNITS, NonlocalStage
 
 BLOCKS = {'SNL': SNL, 'gSNL': gSNL, 'NL': NL, 'NS': NS, 'A2': A2, 'CGNL': CGNL, 'NonlocalStage': NonlocalStage}
 
-__all__ = ['A2', 'AffinityEmbedding', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalBlock', 'NonlocalModule', 'NonlocalStage', 'SNL',
-           'STAGE_UNITS', 'build_block_norm', 'build_norm_layer', 'capture_affinities', 'gSNL', 'nonlocal_modules']
+__all__ = ['A2', 'AffinityEmbedding', 'BLOCKS', 'CGNL', 'NL', 'NS', 'NonlocalBlock', 'NonlocalModule', 'NonlocalStage',
+           'SNL', 'STAGE_UNITS', 'build_block_norm', 'build_norm_layer', 'capture_affinities', 'gSNL',
+           'nonlocal_modules']

@@ -16,16 +16,17 @@ _CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _SPATIAL = {1: 'L', 2: 'H x W', 3: 'T x H x W'}
 
 
-def _positive_int(value) -> bool:
+def positive_int(value) -> bool:
+    """An int >= 1 (numpy's too), not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
 
 
 def resolve_inter_channels(in_channels: int, reduction: float, inter_channels: Optional[int]) -> int:
     """Cs: ``inter_channels``, else ``in_channels // reduction``; refused where either is not a positive int."""
-    if not _positive_int(in_channels):
+    if not positive_int(in_channels):
         raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
     if inter_channels is not None:
-        if not _positive_int(inter_channels):
+        if not positive_int(inter_channels):
             raise ValueError(f'inter_channels must be a positive int, got {inter_channels!r}')
         return int(inter_channels)
     if isinstance(reduction, bool) or not isinstance(reduction, numbers.Real) or reduction <= 0:

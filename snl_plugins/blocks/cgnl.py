@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from ..ops import Affinity, check_choice, project
-from .base import NonlocalBlock, resolve_inter_channels
+from .base import NonlocalBlock, positive_int, resolve_inter_channels
 
 
 class CGNL(NonlocalBlock):
@@ -47,7 +47,7 @@ class CGNL(NonlocalBlock):
         check_choice('kernel', kernel, ('dot', 'gaussian'))
         # checked before the GroupNorm(groups) is built, which would fail first with a message about the norm
         inter = resolve_inter_channels(in_channels, reduction, inter_channels)
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        if not positive_int(groups):
             raise ValueError(f'groups must be a positive int, got {groups!r}')
         if inter % groups or in_channels % groups:
             raise ValueError(f'groups={groups} must divide in_channels ({in_channels}) and inter_channels '

@@ -58,7 +58,6 @@ class NonlocalStage(AffinityEmbedding, NonlocalModule):
             for _ in range(num_units))
         self.init_weights()
 
-
     def init_weights(self) -> None:
         if self.has_embeddings:  # the units initialised themselves
             for embedding in (self.phi, self.psi):

@@ -32,7 +32,7 @@ def nonlocal_specs(block_type: str, at: Sequence[str], position: str, units: int
                   'num_blocks': 'nl_units', 'num_units': 'nl_units'}
     clash = [k for k in overridden if k in (cfg or {}) and not (k == 'type' and cfg[k] == block_type)]
     if clash:
-        raise ValueError(f'nl_cfg holds the block\'s own arguments (e.g. reduction, path, norm_cfg); '
+        raise ValueError('nl_cfg holds the block\'s own arguments (e.g. reduction, path, norm_cfg); '
                          + '; '.join(f'{k}={cfg[k]!r} is set by {overridden[k]}' for k in clash)
                          + f' (this model inserts {block_type}): use those, or a plain host and insert_nonlocal')
     specs = []

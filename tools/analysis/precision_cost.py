@@ -7,13 +7,13 @@ process, medians. Prints a markdown table and writes ``precision_cost.{json,md,p
     python tools/analysis/precision_cost.py --channels 32 --size 8 --repeats 1 --out /tmp/cost   # a smoke run
 """
 import argparse
-import json
 import os
 import platform
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from snl_plugins.analysis.common import matplotlib_pyplot, output_paths, save_figure, save_json  # noqa: E402
 from snl_plugins.analysis.precision_cost import cost_markdown, measure_cost  # noqa: E402
 
 
@@ -37,28 +37,22 @@ def main(argv=None):
     md = (f"Command: `{meta['command']}`. Device: {device}; torch {meta['torch']}, {meta['threads']} threads; "
           f"load {meta['load'][0]:.1f}. B {args.batch}, C1 {args.channels}, {args.size} x {args.size}, forward + "
           f"backward, medians of {args.repeats} interleaved rounds.\n\n" + cost_markdown(rows))
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, 'precision_cost.json'), 'w') as f:
-        json.dump(dict(meta=meta, rows=rows), f, indent=1)
+    png, json_path = output_paths(args.out, 'precision_cost')
+    save_json(dict(meta=meta, rows=rows), json_path)
     with open(os.path.join(args.out, 'precision_cost.md'), 'w') as f:
         f.write(md)
-    plot(rows, os.path.join(args.out, 'precision_cost.png'))
+    plot(rows, png)
     print(md)
 
 
 def plot(rows, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(rows) + 1))
+    fig, ax = matplotlib_pyplot().subplots(figsize=(8, 0.4 * len(rows) + 1))
     names = [r['variant'] for r in rows][::-1]
     ax.barh(names, [r['seconds'] * 1e3 for r in rows][::-1],
             color=['tab:green' if '(design)' in n else 'tab:gray' for n in names])
     ax.set_xlabel('forward + backward (ms)')
     ax.set_title('mixed-precision design (green) vs alternatives')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 if __name__ == '__main__':
