@@ -6,18 +6,18 @@
   batch or video); raised when the file is read, never by decoding everything when the data set is built.
 - :func:`naming_file`: the one place that turns a decoder's anonymous failure (PIL's ``image file is truncated``,
   decord's ``Error reading 0 bytes``, ``pickle data was truncated``) into an :class:`UnreadableFileError` naming the
-  file; :func:`read_image` is it around the image decoder, used by every image reader (classification, re-ID).
+  file; the image decoder every image reader uses (classification, re-ID),
+  :func:`snl_plugins.engine.images.load_image`, runs in it.
 - :func:`check_label`: a label read from a list or batch parsed and checked against the number of classes.
 
-Stdlib only at import (the decoders are imported when used), so any part of the package may use it.
+Stdlib only, so any part of the package may use it.
 """
 from __future__ import annotations
 
 import contextlib
 from typing import Iterator, Optional, Union
 
-__all__ = ['DataSetError', 'UnreadableFileError', 'check_label', 'label_error', 'naming_file', 'read_image',
-           'where']
+__all__ = ['DataSetError', 'UnreadableFileError', 'check_label', 'label_error', 'naming_file', 'where']
 
 # a decoder's message is kept to its first line and this many characters: decord appends a C++ stack trace, and
 # the original exception stays chained (``__cause__``) for whoever needs all of it
@@ -65,24 +65,6 @@ def naming_file(path: str, what: str = 'file', source: Optional[str] = None) -> 
         detail = (str(err).strip().splitlines() or [''])[0][:_MAX_DETAIL]
         raise UnreadableFileError(f'unreadable {what}: {where(path, source)}: {type(err).__name__}: '
                                   f'{detail}') from err
-
-
-def read_image(path: str, source: Optional[str] = None):
-    """An image file as an RGB uint8 CHW tensor, a decoding failure named as :func:`naming_file` says.
-
-    Args:
-        path: the image file.
-        source: where it was listed (``'images.txt, line 12'``), for the message.
-
-    Returns:
-        torch.Tensor: uint8, 3 x H x W.
-
-    Raises:
-        FileNotFoundError: the file is missing (message names it, and ``source``).
-        UnreadableFileError: it cannot be decoded (truncated, not an image).
-    """
-    from .engine.images import load_image  # the decoder (PIL); imported here to keep this module stdlib-only
-    return load_image(path, source)
 
 
 def label_error(label: object, num_classes: int, at: str, base: int = 0) -> DataSetError:

@@ -1,7 +1,7 @@
 """Classification data sets read from their standard on-disk layouts, without conversion.
 
-All are mmengine ``BaseDataset``s registered in mmengine's root ``DATASETS`` (so ``ConcatDataset``, ``RepeatDataset`` and
-``indices=`` subsets work) and yield ``dict(inputs=uint8 CHW tensor, data_samples=int label)``.
+All are mmengine ``BaseDataset``s registered in mmengine's root ``DATASETS`` (so ``ConcatDataset``,
+``RepeatDataset`` and ``indices=`` subsets work) and yield ``dict(inputs=uint8 CHW tensor, data_samples=int label)``.
 
 - ``CIFAR10`` / ``CIFAR100``: the "python version" pickle batches (``cifar-10-batches-py/data_batch_1..5, test_batch,
   batches.meta``; ``cifar-100-python/train, test, meta`` with ``fine_labels``). The pickles are read with an unpickler
@@ -29,8 +29,8 @@ import torch
 from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS
 
-from ..datacheck import DataSetError, check_label, label_error, naming_file, read_image
-from .transforms import ApplyToImage, PackClsInputs, build_transforms
+from ..datacheck import DataSetError, check_label, label_error, naming_file
+from .transforms import ApplyToImage, PackClsInputs, build_transforms, load_image
 
 __all__ = ['CIFAR10', 'CIFAR100', 'CUB200', 'ImageFolder', 'ClsDataset', 'UnsafePickleError', 'safe_unpickle']
 
@@ -109,7 +109,7 @@ class ClsDataset(BaseDataset):
     def load_image(self, info: dict):
         """The sample's image as a uint8 CHW tensor or array; a file that cannot be decoded is named (and its list
         line, ``info['source']``, where it came from a list)."""
-        return read_image(info['img_path'], info.get('source'))
+        return load_image(info['img_path'], info.get('source'))
 
     def prepare_data(self, idx):
         info = self.get_data_info(idx)

@@ -32,8 +32,8 @@ import re
 import zipfile
 from typing import Optional
 
-__all__ = ['TRUST_ENV', 'DamagedCheckpointError', 'UntrustedCheckpointError', 'checkpoint_safe_globals', 'load_from_local',
-           'trusted_checkpoints']
+__all__ = ['TRUST_ENV', 'DamagedCheckpointError', 'UntrustedCheckpointError', 'checkpoint_safe_globals',
+           'load_from_local', 'trusted_checkpoints']
 
 TRUST_ENV = 'SNL_TRUST_CHECKPOINTS'
 
@@ -55,7 +55,8 @@ def _real(path: str) -> str:
 
 @contextlib.contextmanager
 def trusted_checkpoints(*dirs: str):
-    """Within this context, checkpoints inside ``dirs`` may be fully unpickled if the safe load fails."""
+    """Within this context, the checkpoint files in ``dirs``, and those inside the folders in it, may be fully
+    unpickled if the safe load fails."""
     token = _trusted_dirs.set(_trusted_dirs.get() + tuple(_real(d) for d in dirs))
     try:
         yield
@@ -148,6 +149,8 @@ def load_from_local(filename: str, map_location=None):
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:  # "failed finding central directory", ...
+        if isinstance(err, RuntimeError) and 'PytorchStreamReader' not in str(err) and zipfile.is_zipfile(filename):
+            raise  # a whole file torch cannot map (e.g. CUDA storages without CUDA): not damage
         raise _damaged(filename, err) from err
     except pickle.UnpicklingError as err:
         if not zipfile.is_zipfile(filename) and 'global' not in str(err).lower():  # not a pickle of objects at all

@@ -31,13 +31,17 @@ NAME = 'mmengine-checkpoint-loader'
 FORCE_ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 
 
+def _forced_full_unpickling() -> bool:
+    """torch's own opt-out is set (it then fully unpickles every file, as mmengine expects)."""
+    return os.environ.get(FORCE_ENV, '0').lower() in ('1', 'y', 'yes', 'true')
+
+
 def _torch_defaults_to_weights_only() -> bool:
     import torch
     version = re.match(r'(\d+)\.(\d+)', torch.__version__)
     if version is None or tuple(map(int, version.groups())) < (2, 6):
         return False
-    # torch's own opt-out (it then defaults to full unpickling, as mmengine expects).
-    return os.environ.get(FORCE_ENV, '0').lower() not in ('1', 'y', 'yes', 'true')
+    return not _forced_full_unpickling()
 
 
 def mmengine_loader_lacks_weights_only(mmengine_dir: Optional[str] = None) -> bool:
@@ -63,12 +67,11 @@ def _patch_mmengine_runner() -> None:
 
 def warn_if_forced_unsafe() -> bool:
     """Warn (once per process) where torch's force variable makes every checkpoint load unsafe; True if so."""
-    value = os.environ.get(FORCE_ENV, '0')
-    if value.lower() not in ('1', 'y', 'yes', 'true'):
+    if not _forced_full_unpickling():
         return False
-    warnings.warn(f'{FORCE_ENV}={value} is set: torch fully unpickles every checkpoint, which runs any code a '
-                  'downloaded file holds, and no trust policy can stop it. snl_plugins loads mmengine checkpoints '
-                  f'without it: unset {FORCE_ENV}.', UnsafeCheckpointLoading, stacklevel=2)
+    warnings.warn(f'{FORCE_ENV}={os.environ[FORCE_ENV]} is set: torch fully unpickles every checkpoint, which runs '
+                  'any code a downloaded file holds, and no trust policy can stop it. snl_plugins loads mmengine '
+                  f'checkpoints without it: unset {FORCE_ENV}.', UnsafeCheckpointLoading, stacklevel=2)
     return True
 
 

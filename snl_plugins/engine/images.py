@@ -8,6 +8,8 @@ from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 
+from ..datacheck import naming_file
+
 __all__ = ['build_transform', 'build_transforms', 'load_image']
 
 
@@ -38,9 +40,8 @@ def load_image(path: str, source: Optional[str] = None) -> torch.Tensor:
 
     from PIL import Image
     from torchvision.transforms.v2.functional import pil_to_tensor
-
-    from ..datacheck import naming_file
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'Image file not found: {path}' + (f' ({source})' if source else ''))
-    with naming_file(path, 'image', source), Image.open(path) as im:
-        return pil_to_tensor(im.convert('RGB'))
+    with naming_file(path, 'image', source):  # also appends ``source`` to the FileNotFoundError
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'Image file not found: {path}')
+        with Image.open(path) as im:
+            return pil_to_tensor(im.convert('RGB'))

@@ -16,8 +16,8 @@ Layouts (``data_root`` is the folder shown, or the one holding it):
 - ``Mars``: ``bbox_train/<pid>/<name>.jpg``, ``bbox_test/<pid>/<name>.jpg``, ``info/train_name.txt``,
   ``info/test_name.txt``, ``info/tracks_train_info.mat`` (``track_train_info``), ``info/tracks_test_info.mat``
   (``track_test_info``): rows of 1-based start index, end index (into the name list), pid, camera (1-based);
-  ``info/query_IDX.mat`` (``query_IDX``): 1-based rows of the test tracks that are queries. The gallery is the other test
-  tracks (torchreid, Gao & Nevatia), or every test track with ``query_in_gallery=True`` (Mars's official evaluation).
+  ``info/query_IDX.mat`` (``query_IDX``): 1-based rows of the test tracks that are queries. The gallery is the other
+  test tracks (torchreid, Gao & Nevatia), or every test track with ``query_in_gallery=True`` (Mars's official evaluation).
   Identities ``-1`` (folder ``00-1``, junk) and ``0`` (``0000``, distractors) stay in the gallery.
 - ``iLIDSVID``: ``i-LIDS-VID/sequences/cam1/personNNN/*.png`` and ``.../cam2/...``; 10 splits of the persons into
   train / test halves. Query: cam1, gallery: cam2.
@@ -51,7 +51,8 @@ import torch
 from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS
 
-from ..datacheck import DataSetError, read_image
+from ..datacheck import DataSetError
+from ..engine.images import load_image
 from .transforms import build_clip_transforms
 
 __all__ = ['VideoReIDDataset', 'Mars', 'iLIDSVID', 'PRID2011', 'sample_clips', 'SAMPLINGS']
@@ -170,7 +171,7 @@ class VideoReIDDataset(BaseDataset):
         """Frames as one F x C x H x W uint8 tensor; ``sources[i]`` says where ``paths[i]`` was listed, for the
         error naming a frame that cannot be decoded."""
         sources = sources if sources is not None else [None] * len(paths)
-        frames = [read_image(p, src) for p, src in zip(paths, sources)]
+        frames = [load_image(p, src) for p, src in zip(paths, sources)]
         shape = frames[0].shape
         for p, f in zip(paths, frames):
             if f.shape != shape:
@@ -184,7 +185,7 @@ class VideoReIDDataset(BaseDataset):
         clips = sample_clips(len(paths), self.seq_len, self.sampling, self.max_clips)
         needed, inverse = np.unique(clips, return_inverse=True)
         first_line = info.get('first_line')  # Mars: line of the name list holding the tracklet's first frame
-        sources = [None if first_line is None else f'{info["list_file"]}, line {first_line + i}' for i in needed]
+        sources = None if first_line is None else [f'{info["list_file"]}, line {first_line + i}' for i in needed]
         frames = self.load_frames([paths[i] for i in needed], sources)
         for t in self.transforms:
             frames = t(frames)
@@ -368,7 +369,8 @@ class _TwoCameraDataset(VideoReIDDataset):
             raise ValueError(f'split file {path}: cannot read it ({e}); expected {expected}') from e
         if not isinstance(splits, list) or len(splits) <= self.split_id:
             n = len(splits) if isinstance(splits, list) else type(splits).__name__
-            raise ValueError(f'split file {path}: holds {n} splits, split_id={self.split_id} asked; expected {expected}')
+            raise ValueError(f'split file {path}: holds {n} splits, split_id={self.split_id} asked; '
+                             f'expected {expected}')
         split = splits[self.split_id]
         ok = (isinstance(split, dict) and all(isinstance(split.get(k), list) and split[k] for k in ('train', 'test'))
               and all(isinstance(p, str) for k in ('train', 'test') for p in split[k]))
