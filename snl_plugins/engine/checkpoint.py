@@ -16,8 +16,8 @@ works under OpenMMLab's own ``tools/train.py`` too), fixes both without patching
 
 Resume is then exact where the data loader's randomness lives in the main process or is re-seeded identically:
 ``num_workers=0``, or workers that are not persistent across epochs, or iteration-based loops (mmengine replays the
-sampler to the resumed iteration). Persistent workers keep their own random state from epoch to epoch, which no
-checkpoint can reach.
+data to the resumed iteration; the states go back between that replay and the next batch). Persistent workers keep
+their own random state from epoch to epoch, which no checkpoint can reach.
 """
 import os
 import os.path as osp
@@ -102,6 +102,27 @@ def restore_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states['cuda'])
 
 
+class _RestoreBeforeNextBatch:
+    """An iteration-based loop's data iterator on resume: mmengine replays the batches already trained on, then
+    fetches the next one before any per-iteration hook runs. The random states go back after the replay and before
+    that fetch, so its augmentation draws as in the uninterrupted run; the loop then gets its own iterator back."""
+
+    def __init__(self, loop, states: dict):
+        self.loop, self.states = loop, states
+        self.inner, self.replay = loop.dataloader_iterator, loop.iter
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.replay:
+            self.replay -= 1
+        else:
+            restore_rng_states(self.states)
+            self.loop.dataloader_iterator = self.inner
+        return next(self.inner)
+
+
 class _DeferredRemoval:
     """A file backend whose ``remove`` / ``rmtree`` are only noted, to run once the new checkpoint is written."""
 
@@ -155,12 +176,9 @@ class SafeCheckpointHook(CheckpointHook):
     def before_train_epoch(self, runner) -> None:
         if self._resumed and self._by_epoch_loop:
             restore_rng_states(self._rng_states)  # before the epoch's data loader iterator draws anything
-            self._resumed = False
-
-    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        if self._resumed and not self._by_epoch_loop:
-            restore_rng_states(self._rng_states)  # after mmengine replayed the sampler to this iteration
-            self._resumed = False
+        elif self._resumed:  # called before mmengine replays the data to the resumed iteration
+            runner.train_loop.dataloader_iterator = _RestoreBeforeNextBatch(runner.train_loop, self._rng_states)
+        self._resumed = False
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not self._by_epoch_loop:

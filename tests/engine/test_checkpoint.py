@@ -56,3 +56,49 @@ def test_a_damaged_checkpoint_is_named(tmp_path, damage):
     bad.write_bytes({'truncated': data[:len(data) // 2], 'empty': b'', 'garbage': b'not a checkpoint' * 10}[damage])
     with pytest.raises(DamagedCheckpointError, match=rf'checkpoint {bad} is damaged or incomplete \(\d+ bytes; torch'):
         load_from_local(str(bad))
+
+
+class _NoisyData(torch.utils.data.Dataset):
+    """Each sample's augmentation draws from the global random states, as image pipelines do."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        return dict(inputs=torch.full((4,), float(i)) + torch.rand(4) + float(np.random.rand() + random.random()),
+                    target=torch.tensor(float(i % 2)))
+
+
+def _iteration_run(work, max_iters: int, resume: bool = False):
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Tiny(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.drop = torch.nn.Linear(4, 1), torch.nn.Dropout(0.5)  # dropout: the step draws too
+
+        def forward(self, inputs, target, mode='loss'):
+            out = self.fc(self.drop(torch.stack(inputs))).squeeze(1)
+            return dict(loss=((out - torch.stack(target)) ** 2).mean())
+
+    torch.manual_seed(0)  # the same initial weights in every run (the runner seeds after the model is built)
+    runner = Runner(
+        model=Tiny(), work_dir=str(work), experiment_name=f'iters_{max_iters}',
+        train_dataloader=dict(dataset=_NoisyData(), sampler=dict(type='InfiniteSampler', shuffle=True),
+                              batch_size=2, num_workers=0),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(type='SafeCheckpointHook', interval=3, by_epoch=False)),
+        randomness=dict(seed=0), resume=resume, default_scope='mmengine')
+    runner.train()
+    return {k: v.clone() for k, v in runner.model.state_dict().items()}
+
+
+def test_an_iteration_based_resume_draws_as_the_uninterrupted_run(tmp_path):
+    """mmengine fetches an iteration's batch before ``before_train_iter``, after replaying the data to the resumed
+    iteration: the states go back in between, so the first resumed batch's augmentation draws as it did."""
+    straight = _iteration_run(tmp_path / 'straight', 6)
+    _iteration_run(tmp_path / 'resumed', 3)  # stopped at iteration 3 (its checkpoint), then resumed to 6
+    resumed = _iteration_run(tmp_path / 'resumed', 6, resume=True)
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
