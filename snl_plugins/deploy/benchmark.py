@@ -80,7 +80,7 @@ def time_pair(eager, session_run, repeats: int) -> Dict[str, List[float]]:
 def _build(entry: dict, root: str):
     from .models import build_from_config, build_timm
     if 'timm' in entry:
-        return build_timm(entry['timm'], **entry.get('model_args', {}))
+        return build_timm(entry['timm'])
     config = entry['config'] if osp.isabs(entry['config']) else osp.join(root, entry['config'])
     return build_from_config(config, cfg_options=entry.get('cfg_options'))
 

@@ -90,7 +90,7 @@ def _fail(prog: str, message: str, status: int) -> int:
 def export_main(argv: Optional[Sequence[str]] = None) -> int:
     """``tools/deploy/export_onnx.py``; returns the exit status (see the module docstring)."""
     from .models import build_from_config, build_timm
-    from .onnx_export import ExportError, export_and_verify
+    from .onnx_export import ExportError, ToleranceError, export_and_verify
     prog = 'export_onnx.py'
     args = parse_export_args(argv)
     try:
@@ -115,11 +115,10 @@ def export_main(argv: Optional[Sequence[str]] = None) -> int:
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(result.to_dict(), f, indent=1)
-    if not result.ok:
-        try:
-            result.raise_for_tolerance()
-        except RuntimeError as err:
-            return _fail(prog, str(err), 1)
+    try:
+        result.raise_for_tolerance()
+    except ToleranceError as err:
+        return _fail(prog, str(err), 1)
     print(f'OK: {args.out} runs in ONNX Runtime within the tolerance of PyTorch eager')
     return 0
 

@@ -25,7 +25,7 @@ import difflib
 import os.path as osp
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,7 @@ FAMILIES = {
 # 'config' keeps each block's own setting; the others are set on every block with a path (see set_block_path)
 BLOCK_PATHS = ('config', 'auto', 'dense', 'factorised')
 
-# per-sample shapes when neither the user nor the config says (complexity's DEFAULT_INPUT, in our input order)
+# per-sample shapes when neither the user nor the config / timm model says, in each family's input order
 _FALLBACK = {'classifier': (3, 224, 224), 'recognizer3d': (3, 8, 112, 112), 'recognizer2d': (8, 3, 112, 112),
              'segmentor': (3, 512, 512), 'reid': (4, 3, 224, 112)}
 
@@ -158,13 +158,10 @@ def _module_of(name: str, attr: str):
 
 def detect_family(model: nn.Module) -> str:
     """The key of :data:`FAMILIES` for a built model; raises ``TypeError`` for a model of no known family."""
-    rtm = _module_of('snl_plugins.reid.model', 'RTM')
-    if rtm is not None and isinstance(model, rtm):
-        return 'reid'
-    recognizer = _module_of('mmaction.models.recognizers.base', 'BaseRecognizer')
-    if recognizer is not None and isinstance(model, recognizer):
-        frames = getattr(model.data_preprocessor, 'format_shape', None) == 'NCHW'
-        return 'recognizer2d' if frames else 'recognizer3d'
+    from ..analysis.common import input_layout
+    layout = input_layout(model)  # re-ID and recognizers; 'image' for the rest
+    if layout != 'image':
+        return {'tracklet': 'reid', 'video': 'recognizer3d', 'frames': 'recognizer2d'}[layout]
     segmentor = _module_of('mmseg.models.segmentors.encoder_decoder', 'EncoderDecoder')
     if segmentor is not None and isinstance(model, segmentor):
         return 'segmentor'
@@ -181,17 +178,18 @@ def _timm_model(model: nn.Module) -> nn.Module:
     return inner if hasattr(inner, 'pretrained_cfg') else model
 
 
+def _test_datasets(cfg) -> Iterator[dict]:
+    """The config's test, then val, dataset settings (none without a config)."""
+    for key in ('test_dataloader', 'val_dataloader'):
+        loader = cfg.get(key, None) if cfg is not None else None
+        dataset = loader.get('dataset', None) if isinstance(loader, dict) else None
+        if isinstance(dataset, dict):
+            yield dataset
+
+
 def _pipeline(cfg) -> List[dict]:
     """The config's test (else val) pipeline, [] if it has none."""
-    if cfg is None:
-        return []
-    for key in ('test_dataloader', 'val_dataloader'):
-        loader = cfg.get(key, None)
-        dataset = loader.get('dataset', None) if isinstance(loader, dict) else None
-        pipeline = dataset.get('pipeline', None) if isinstance(dataset, dict) else None
-        if pipeline:
-            return list(pipeline)
-    return []
+    return next((list(d['pipeline']) for d in _test_datasets(cfg) if d.get('pipeline')), [])
 
 
 def _size_pair(size) -> Optional[Tuple[int, int]]:
@@ -236,12 +234,7 @@ def _default_shape(family: str, model: nn.Module, cfg) -> Tuple[int, ...]:
         h, w = tuple(hw) if hw else fallback[1:]
         return (1, _channels(model), int(h), int(w))
     if family == 'reid':
-        t = fallback[0]
-        for key in ('test_dataloader', 'val_dataloader'):
-            dataset = (cfg.get(key, None) or {}).get('dataset', {}) if cfg is not None else {}
-            if isinstance(dataset, dict) and isinstance(dataset.get('seq_len'), int):
-                t = dataset['seq_len']
-                break
+        t = next((d['seq_len'] for d in _test_datasets(cfg) if isinstance(d.get('seq_len'), int)), fallback[0])
         return (1, t, 3, *model.frame_size)
     clip_len, hw = _clip_from_pipeline(_pipeline(cfg))
     c = _channels(model)
@@ -284,7 +277,6 @@ def inference_model(model: nn.Module, cfg=None, name: Optional[str] = None) -> I
         name: a name for messages and metadata (default: the model's class).
     """
     family = detect_family(model)
-    model = model.eval()
     module: nn.Module
     dynamic_shape_error = None
     if family == 'classifier':
@@ -337,12 +329,10 @@ def build_timm(name: str, checkpoint: Optional[str] = None, **kwargs) -> Inferen
         hint = f' Did you mean {", ".join(close)}?' if close else ''
         raise ValueError(f'unknown timm model {name!r}.{hint} This package registers: {", ".join(ours)} (and every '
                          'timm model name works; timm.list_models() lists them)')
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
     model = timm.create_model(name, pretrained=False, **kwargs)
     if checkpoint is not None:
         load_weights(model, checkpoint)
-    return inference_model(model.eval(), name=name)
+    return inference_model(model, name=name)
 
 
 def build_from_config(config: str, checkpoint: Optional[str] = None,
@@ -350,6 +340,7 @@ def build_from_config(config: str, checkpoint: Optional[str] = None,
     """``cfg.model`` of an mmengine config under its scope (``snl_plugins.analysis.common.load_model``: the same
     loading as the analysis tools), ``checkpoint`` loaded strictly, wrapped for inference."""
     from ..analysis.common import load_model
+    # load_model checks both too, the checkpoint only after building the model
     if not osp.isfile(config):
         raise FileNotFoundError(f'Config file not found: {config}')
     if checkpoint is not None and not osp.isfile(checkpoint):

@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from .models import InferenceModel, block_paths
+from .models import InferenceModel, block_paths, set_block_path
 
 __all__ = ['EXPORTERS', 'DEFAULT_ATOL', 'DEFAULT_RTOL', 'ToleranceError', 'ExportError', 'Check', 'ExportResult',
            'export_onnx', 'verification_shapes', 'onnxruntime_session', 'run_onnxruntime', 'check_onnx',
@@ -284,7 +284,6 @@ def export_and_verify(inference: InferenceModel, out: str, shape: Optional[Seque
         the :class:`ExportResult`; ``result.ok`` is False (and ``raise_for_tolerance`` raises) where a difference
         exceeds the tolerance.
     """
-    from .models import set_block_path
     if atol < 0 or rtol < 0:
         raise ValueError(f'tolerances must be >= 0, got atol={atol}, rtol={rtol}')
     set_block_path(inference.module, block_path)
