@@ -7,7 +7,7 @@ _base_ = ['../classification/preresnet/preresnet20_1xb128-300e_cifar10.py']
 # Same model and runtime as the CIFAR-10 config; data, batch and schedule shrunk to a few minutes on 2 CPU cores.
 # 16x16 rather than 32x32: four times cheaper, and the 8x8 originals hold no more detail (PreResNet-20's stages then
 # run at 16x16, 8x8 and 4x4).
-data_root = 'work_dirs/demo/data/digits16'
+data_root = 'work_dirs/demo_digits/data/digits16'  # where `tools/demo.py --task digits` writes them
 classes = ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9')
 
 # the digits' own statistics (0-255 scale, after upsampling; training split): mean 77.8, std 81.2

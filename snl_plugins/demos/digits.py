@@ -9,14 +9,13 @@ task shows the plug-in trained and tested end to end, not what the block is for 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import numpy as np
 
 from .data import SPLIT_SEED, digit_split, digits_uint8, save_png, upsample
-from .harness import Metric, Model, Task, epoch_curves
+from .harness import Metric, Model, Top1Task
 
 __all__ = ['MODELS', 'write_digits', 'DigitsTask']
 
@@ -57,7 +56,7 @@ def write_digits(root, size: int = 16, train_size=None, test_size=None) -> dict:
     return info
 
 
-class DigitsTask(Task):
+class DigitsTask(Top1Task):
     """``tools/demo.py --task digits``: the 10-class digits, PreResNet-20 plain and + SNL."""
     name = 'digits'
     title = 'digits classification, PreResNet-20'
@@ -65,7 +64,7 @@ class DigitsTask(Task):
     metrics = (Metric('top1', 'held-out top-1 (%)', 'share of held-out images classified right'),)
     options = dict(epochs=6, train_size=None, test_size=None, batch_size=None)
     default_seeds = (0, 1)
-    step = 'epoch'
+    top1_key = 'accuracy/top1'  # mmpretrain's, in percent
 
     def write_data(self, data_dir: Path, options: dict) -> dict:
         info = write_digits(data_dir / 'digits16', train_size=options['train_size'], test_size=options['test_size'])
@@ -81,17 +80,3 @@ class DigitsTask(Task):
         if options['batch_size']:
             opts.append(f'train_dataloader.batch_size={options["batch_size"]}')
         return opts
-
-    def test_metrics(self, output: str, work_dir: Path, info: dict) -> Dict[str, float]:
-        m = re.search(r'Epoch\(test\).*?accuracy/top1: ([\d.]+)', output)
-        if not m:
-            raise RuntimeError(f'no "Epoch(test) ... accuracy/top1" in the output of tools/test.py: '
-                               f'{work_dir}/test_stdout.log')
-        return dict(top1=float(m.group(1)))
-
-    def curves(self, work_dir: Path) -> dict:
-        return epoch_curves(work_dir, 'accuracy/top1', 'top-1 (%)')
-
-    def progress(self, line: str):
-        m = re.search(r'Epoch\(val\)\s*\[\s*(\d+)\].*?accuracy/top1: ([\d.]+)', line)
-        return f'epoch {m.group(1)}: held-out top-1 {float(m.group(2)):.2f} (display only)' if m else None

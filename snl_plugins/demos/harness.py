@@ -15,6 +15,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import site
 import statistics
 import subprocess
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-__all__ = ['ROOT_ENV', 'Model', 'Metric', 'Task', 'find_project_root', 'tool_env', 'run_tool', 'scalars',
-           'epoch_curves', 'train_and_test', 'count_params', 'verdict', 'summarize', 'format_tables', 'save_small_png',
-           'plot_curves', 'run', 'report', 'report_only', 'parse_args', 'main']
+__all__ = ['ROOT_ENV', 'Model', 'Metric', 'Task', 'Top1Task', 'find_project_root', 'tool_env', 'run_tool',
+           'scalars', 'epoch_curves', 'train_and_test', 'count_params', 'verdict', 'summarize', 'format_tables',
+           'save_small_png', 'plot_curves', 'run', 'report', 'report_only', 'parse_args', 'main']
 
 ROOT_ENV = 'SNL_PLUGINS_ROOT'
 # what the demos need from a clone of the repository: the tools they run and the configs they train (tools/demo.py
@@ -154,10 +155,10 @@ def epoch_curves(work_dir: Path, val_key: str, val_label: str, scale: float = 1.
                 step_time=statistics.fmean(sum(secs[e]) for e in epochs) if epochs else float('nan'))
 
 
-def count_params(config: Path, cfg_options: Optional[dict] = None) -> int:
+def count_params(config: Path) -> int:
     """Trainable parameters of the config's model, built as the tools build it."""
     from ..analysis.common import load_model
-    model, _ = load_model(str(config), cfg_options=cfg_options)
+    model, _ = load_model(str(config))
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
@@ -245,6 +246,30 @@ class Task:
     def pictures(self, out: Path, runs: List[dict], info: dict, root: Path) -> Tuple[Dict[str, str], str]:
         """Task-specific pictures from the finished runs; returns ``({name: path}, markdown notes on them)``."""
         return {}, ''
+
+
+class Top1Task(Task):
+    """An epoch-based classification task whose metric is held-out top-1: ``top1_key`` in the tools' logs, times
+    ``top1_scale`` to percent."""
+    step = 'epoch'
+    top1_key = ''
+    top1_scale = 1.0
+
+    def test_metrics(self, output: str, work_dir: Path, info: dict) -> Dict[str, float]:
+        m = re.search(rf'Epoch\(test\).*?{re.escape(self.top1_key)}: ([\d.]+)', output)
+        if not m:
+            raise RuntimeError(f'no "Epoch(test) ... {self.top1_key}" in the output of tools/test.py: '
+                               f'{work_dir}/test_stdout.log')
+        return dict(top1=self.top1_scale * float(m.group(1)))
+
+    def curves(self, work_dir: Path) -> dict:
+        return epoch_curves(work_dir, self.top1_key, 'top-1 (%)', self.top1_scale)
+
+    def progress(self, line: str) -> Optional[str]:
+        m = re.search(rf'Epoch\(val\)\s*\[\s*(\d+)\].*?{re.escape(self.top1_key)}: ([\d.]+)', line)
+        if not m:
+            return None
+        return f'epoch {m.group(1)}: held-out top-1 {self.top1_scale * float(m.group(2)):.2f} (display only)'
 
 
 def _checkpoint(work_dir: Path) -> Path:
@@ -571,8 +596,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'curves and the task\'s pictures (docs/demo.md).')
     p.add_argument('--task', choices=('scenes', 'digits', 'video'), default='scenes',
                    help='scenes (default): segmentation of digit scenes, where a blank box takes the class of the '
-                   'digit that appears twice (plain, NL, SNL, gSNL); digits: classification of the digits (plain, SNL); '
-                   'video: moving digits (I3D plain, SNL)')
+                   'digit that appears twice (plain, NL, SNL, gSNL); digits: classification of the digits '
+                   '(plain, SNL); video: moving digits (I3D plain, SNL)')
     p.add_argument('--seeds', type=int, nargs='+', help='training seeds (default: 0)')
     p.add_argument('--models', nargs='+', help='a subset of the task\'s models, by key, the plain one first '
                    '(scenes: plain nl snl gsnl; digits, video: plain snl)')

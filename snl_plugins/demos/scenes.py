@@ -168,6 +168,12 @@ def affinity_shares(row: np.ndarray, layout: dict) -> Dict[str, float]:
             for k, c in (('twice', layout['twice']), ('once', [layout['once']]), ('box', box_cell))}
 
 
+def _data_options(data_root: str) -> Dict[str, str]:
+    """The configs' keys that hold the data's place, set to ``data_root``."""
+    return {k: data_root for k in ('train_dataloader.dataset.datasets.0.data_root', 'val_dataloader.dataset.data_root',
+                                   'test_dataloader.dataset.data_root')}
+
+
 # ------------------------------------------------------------------------------------------------------ pictures
 def _box_query(layout: dict) -> tuple:
     """The box's centre as (y, x) fractions of the image (``collect_maps``'s query)."""
@@ -260,13 +266,11 @@ class ScenesTask(Task):
 
     def cfg_options(self, info: dict, seed: int, options: dict) -> List[str]:
         iters = options['iters']
-        root = info['data_root']
         # four held-out evaluations along the way draw the curves; the reported numbers are tools/test.py's
-        return [f'train_dataloader.dataset.datasets.0.data_root={root}', f'val_dataloader.dataset.data_root={root}',
-                f'test_dataloader.dataset.data_root={root}', f'randomness.seed={seed}',
-                f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={max(1, iters // 4)}',
-                f'default_hooks.checkpoint.interval={iters}', f'param_scheduler.0.end={iters}',
-                f'default_hooks.logger.interval={max(1, min(50, iters // 8))}']
+        data = [f'{k}={v}' for k, v in _data_options(info['data_root']).items()]
+        return data + [f'randomness.seed={seed}', f'train_cfg.max_iters={iters}',
+                       f'train_cfg.val_interval={max(1, iters // 4)}', f'default_hooks.checkpoint.interval={iters}',
+                       f'param_scheduler.0.end={iters}', f'default_hooks.logger.interval={max(1, min(50, iters // 8))}']
 
     def test_args(self, work_dir: Path) -> List[str]:
         return ['--out', str(work_dir / 'preds.pkl')]
@@ -295,8 +299,7 @@ class ScenesTask(Task):
         first = min(r['seed'] for r in runs)
         shown = [r for r in runs if r['seed'] == first]
         preds = {r['model']: load_predictions(Path(r['work_dir']) / 'preds.pkl') for r in shown}
-        # the model and the held-out loader only need the data's place
-        cfg_options = dict(o.split('=', 1) for o in self.cfg_options(info, first, self.options) if 'data_root=' in o)
+        cfg_options = _data_options(info['data_root'])  # all the model and the held-out loader need
         rows: Dict[str, Dict[str, dict]] = {}
         shares: Dict[str, Dict[str, List[float]]] = {}
         for r in runs:
@@ -324,7 +327,8 @@ class ScenesTask(Task):
 
         def cell(values):
             return f'{np.mean(values):.3f}' + (f' ± {np.std(values, ddof=1):.3f}' if len(values) > 1 else '')
-        over = f' (then mean ± std over seeds {", ".join(map(str, seeds))})' if len(seeds) > 1 else f' (seed {seeds[0]})'
+        over = (f' (then mean ± std over seeds {", ".join(map(str, seeds))})' if len(seeds) > 1
+                else f' (seed {seeds[0]})')
         lines = [textwrap.fill(f'**Where the box looks**: the affinity row of a query at the box\'s centre, its share '
                                f'on the cells of the digit seen twice, of the other digit and of the box itself, mean '
                                f'over the {n_scenes} held-out scenes{over}.', 120), '',

@@ -9,14 +9,13 @@ the runs, on top of the project's I3D UCF-101 configs (``configs/recognition/i3d
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import numpy as np
 
 from .data import digits_float
-from .harness import Metric, Model, Task, epoch_curves
+from .harness import Metric, Model, Top1Task
 
 __all__ = ['CLASSES', 'DECODABLE_WIDTHS', 'MODELS', 'moving_digits_clip', 'write_video', 'write_moving_digits',
            'i3d_config', 'VideoTask']
@@ -153,7 +152,7 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={epochs},
     return path
 
 
-class VideoTask(Task):
+class VideoTask(Top1Task):
     """``tools/demo.py --task video``: moving digits, narrow I3D-R18 plain and + SNL."""
     name = 'video'
     title = 'moving digits (UCF-101 layout), I3D-R18 (narrow)'
@@ -161,7 +160,7 @@ class VideoTask(Task):
     metrics = (Metric('top1', 'held-out top-1 (%)', 'share of held-out clips classified right; chance is 33%'),)
     options = dict(epochs=6, batch_size=8, groups=(12, 5, 6))
     default_seeds = (0,)
-    step = 'epoch'
+    top1_key, top1_scale = 'acc/top1', 100.0  # mmaction2's, a fraction
 
     def write_data(self, data_dir: Path, options: dict) -> dict:
         n_train_groups, n_test_groups, per_group = options['groups']
@@ -173,17 +172,3 @@ class VideoTask(Task):
 
     def cfg_options(self, info: dict, seed: int, options: dict) -> List[str]:
         return [f'randomness.seed={seed}']
-
-    def test_metrics(self, output: str, work_dir: Path, info: dict) -> Dict[str, float]:
-        m = re.search(r'Epoch\(test\).*?acc/top1: ([\d.]+)', output)
-        if not m:
-            raise RuntimeError(f'no "Epoch(test) ... acc/top1" in the output of tools/test.py: '
-                               f'{work_dir}/test_stdout.log')
-        return dict(top1=100 * float(m.group(1)))
-
-    def curves(self, work_dir: Path) -> dict:
-        return epoch_curves(work_dir, 'acc/top1', 'top-1 (%)', 100.0)
-
-    def progress(self, line: str):
-        m = re.search(r'Epoch\(val\)\s*\[\s*(\d+)\].*?acc/top1: ([\d.]+)', line)
-        return f'epoch {m.group(1)}: held-out top-1 {100 * float(m.group(2)):.1f} (display only)' if m else None

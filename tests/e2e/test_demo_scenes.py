@@ -1,6 +1,6 @@
 """``make demo`` reduced: the default task (the digit scenes) through tools/demo.py, which trains plain, + NL, + SNL
-and + gSNL with tools/train.py and tests them with tools/test.py (40 iterations: the mechanics; that these models learn
-the scenes above chance is tests/e2e/test_learning.py's), and writes the tables, the learning curves, the scenes
+and + gSNL with tools/train.py and tests them with tools/test.py (40 iterations: the mechanics; that + SNL learns the
+scenes above chance is tests/e2e/test_learning.py's), and writes the tables, the learning curves, the scenes
 picture (predictions and the affinity of a query on the box) and the affinity shares."""
 import json
 

@@ -3,7 +3,7 @@
 # them): background + 10 digit classes.
 # Built on our VOC DeepLabV3 baseline (mmseg's deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py), shrunk for 2 CPU cores.
 _base_ = '../deeplabv3/deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py'
-data_root = 'work_dirs/demo_seg/data/VOCdevkit/VOC2012'
+data_root = 'work_dirs/demo_scenes/data/VOCdevkit/VOC2012'  # where `make demo` writes them
 crop_size = (64, 64)
 num_classes = 11
 norm_cfg = dict(type='BN', requires_grad=True)
