@@ -31,6 +31,7 @@ import json
 import os
 import os.path as osp
 import re
+import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = ['METRICS', 'canonical_metric', 'read_work_dir', 'identify', 'paper_table', 'build_table',
@@ -173,7 +174,7 @@ def _summarise(g: dict) -> None:
         vals = [r['metrics'][k] for r in g['runs'] if k in r['metrics']]
         g['ours'][k] = sum(vals) / len(vals)
         if len(vals) > 1:
-            g['std'][k] = (sum((v - g['ours'][k]) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
+            g['std'][k] = statistics.stdev(vals)
     splits = [r['split'] for r in g['runs'] if r['split'] is not None]
     repeated = sorted({s for s in splits if splits.count(s) > 1})
     if repeated:

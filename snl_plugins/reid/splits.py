@@ -23,13 +23,10 @@ import subprocess
 import sys
 from typing import List, Optional, Sequence
 
-__all__ = ['parse_split_ids', 'split_options', 'prepare_split_file', 'find_checkpoint', 'split_work_dir',
-           'SPLIT_DIR', 'main']
+__all__ = ['parse_split_ids', 'split_options', 'prepare_split_file', 'find_checkpoint', 'split_work_dir', 'main']
 
 # the data loaders whose data set takes the split (val and test are the test persons of the same split)
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-# a work dir of one split, as this tool names it (tables.py reads the split number back from it)
-SPLIT_DIR = re.compile(r'split(\d+)')
 CHECKPOINTS = ('last', 'best')
 
 
@@ -54,6 +51,7 @@ def split_options(split_id: int) -> List[str]:
 
 
 def split_work_dir(work_dir: str, split_id: int) -> str:
+    """A split's work dir (:func:`snl_plugins.analysis.tables.split_of` reads the number back)."""
     return osp.join(work_dir, f'split{int(split_id)}')
 
 
@@ -161,9 +159,10 @@ def main(argv: Optional[Sequence[str]] = None, train_script: Optional[str] = Non
         train_script, test_script: ``tools/train.py`` / ``tools/test.py`` (default: beside the repository's
             ``tools/reid_splits.py``).
     """
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
 
     from ..analysis import tables
+    from ..analysis.common import parse_cfg_options
     args = parse_args(argv)
     tools = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools')
     train_script = train_script or osp.join(tools, 'train.py')
@@ -175,9 +174,7 @@ def main(argv: Optional[Sequence[str]] = None, train_script: Optional[str] = Non
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:  # parsed as tools/train.py parses them, to build the data set the runs will use
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parser.parse_args(['--cfg-options'] + list(args.cfg_options)).cfg_options)
+        cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
     split_file = prepare_split_file(cfg, split_ids)
     print(f'person splits {split_ids} of {split_file}', flush=True)
 

@@ -15,6 +15,10 @@ from fixtures.voc import write_voc
 pytestmark = pytest.mark.slow
 
 
+def _log(work):
+    return next(work.glob('*/*.log')).read_text()
+
+
 def test_harness_config_trains_through_the_train_tool(tmp_path):
     data = write_cifar10(tmp_path / 'data', n_train=40, n_test=8)
     cfg = tiny_cls_config(tmp_path / 'tiny_harness.py', 'paper_harness/preresnet20-snl-harness_1xb128-300e_cifar10.py',
@@ -26,12 +30,8 @@ def test_harness_config_trains_through_the_train_tool(tmp_path):
     state = torch.load(work / 'epoch_1.pth', map_location='cpu', weights_only=False)['state_dict']
     norm = state['model.layer1.snl_after_1.norm.weight']
     assert not torch.equal(norm, torch.ones_like(norm))  # started at 1 (harness), moved by training
-    log = next(work.glob('*/*.log')).read_text()
+    log = _log(work)
     assert "normalize='row'" in log and 'relu=True' in log and 'zero_init=False' in log  # the config as run
-
-
-def _log(work):
-    return next(work.glob('*/*.log')).read_text()
 
 
 def test_video_harness_config_trains_through_the_train_tool(ucf, tmp_path):
@@ -45,7 +45,8 @@ def test_video_harness_config_trains_through_the_train_tool(ucf, tmp_path):
     state = torch.load(work / 'epoch_1.pth', map_location='cpu', weights_only=False)['state_dict']
     norm = state['backbone.layer3.snl_before_5.norm.weight']
     assert not torch.equal(norm, torch.ones_like(norm))
-    assert "normalize='row'" in _log(work) and 'relu=True' in _log(work)
+    log = _log(work)
+    assert "normalize='row'" in log and 'relu=True' in log
 
 
 def test_segmentation_harness_config_trains_through_the_train_tool(tmp_path):

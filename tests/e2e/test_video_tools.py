@@ -20,10 +20,6 @@ CFG_DIR = ROOT / 'configs' / 'recognition'
 pytestmark = pytest.mark.slow
 
 
-
-
-
-
 @pytest.fixture(scope='module')
 def trained(ucf, tmp_path_factory):
     """tools/train.py once per model, results kept for the tests below."""

@@ -120,9 +120,8 @@ def test_public_port_weights_convert_and_load(tmp_path, mmaction_scope):
         out = model.eval().backbone(torch.randn(1, 3, 16, 32, 32))
     assert out.shape == (1, 2048, 1, 1, 1) and torch.isfinite(out).all()
     # P3D-199's depth is read from res4's 36 blocks; a flow model from its 2 input channels
-    deep = {k: v for k, v in port_state_dict((3, 8, 36, 3), in_channels=2).items()}
-    assert convert_p3d_checkpoint(deep)['meta']['depth'] == 152 and convert_p3d_checkpoint(deep)['meta'][
-        'in_channels'] == 2
+    meta = convert_p3d_checkpoint(port_state_dict((3, 8, 36, 3), in_channels=2))['meta']
+    assert meta['depth'] == 152 and meta['in_channels'] == 2
 
 
 def test_converter_refuses_other_layouts():
