@@ -35,9 +35,11 @@ def load_model(config: str, checkpoint: Optional[str] = None, cfg_options: Optio
     from mmengine.registry import MODELS
     from mmengine.runner import load_checkpoint
 
-    from ..runner import setup_scope
+    from ..apis import setup_scope
     if not osp.isfile(config):
         raise FileNotFoundError(f'Config file not found: {config}')
+    if checkpoint is not None and not osp.isfile(checkpoint):  # before the (slow) build
+        raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
     cfg = Config.fromfile(config)
     if checkpoint is not None:
         skip_initial_weights(cfg)
@@ -46,8 +48,6 @@ def load_model(config: str, checkpoint: Optional[str] = None, cfg_options: Optio
     setup_scope(cfg)
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     return model.to(device).eval(), cfg
 

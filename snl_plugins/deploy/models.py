@@ -340,11 +340,6 @@ def build_from_config(config: str, checkpoint: Optional[str] = None,
     """``cfg.model`` of an mmengine config under its scope (``snl_plugins.analysis.common.load_model``: the same
     loading as the analysis tools), ``checkpoint`` loaded strictly, wrapped for inference."""
     from ..analysis.common import load_model
-    # load_model checks both too, the checkpoint only after building the model
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'Config file not found: {config}')
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
     model, cfg = load_model(config, checkpoint, cfg_options=cfg_options)
     return inference_model(model, cfg, name=osp.splitext(osp.basename(config))[0])
 
