@@ -102,3 +102,20 @@ def test_an_iteration_based_resume_draws_as_the_uninterrupted_run(tmp_path):
     _iteration_run(tmp_path / 'resumed', 3)  # stopped at iteration 3 (its checkpoint), then resumed to 6
     resumed = _iteration_run(tmp_path / 'resumed', 6, resume=True)
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_a_whole_checkpoint_torch_cannot_map_keeps_torchs_error(tmp_path, monkeypatch):
+    """A complete file that fails for another reason (CUDA storages on a machine without CUDA) is not called
+    damaged: torch's own error, which says what to do, reaches the user."""
+    good = tmp_path / 'epoch_3.pth'
+    torch.save(dict(state_dict=dict(w=torch.ones(10))), good)
+    cuda_error = ('Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. '
+                  "If you are running on a CPU-only machine, please use torch.load with map_location='cpu'")
+
+    def load(*args, **kwargs):
+        raise RuntimeError(cuda_error)
+
+    monkeypatch.setattr(torch, 'load', load)
+    with pytest.raises(RuntimeError, match='Attempting to deserialize object on a CUDA device') as info:
+        load_from_local(str(good))
+    assert not isinstance(info.value, DamagedCheckpointError)
